@@ -1,0 +1,1 @@
+//! Shared helpers for backhaul's cross-crate tests.
