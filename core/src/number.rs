@@ -186,7 +186,8 @@ impl Default for DecimalBuffer {
 /// let mut buf = Fixed7Buffer::new();
 /// assert_eq!(buf.format_f64(0.00390625), "0.0039062"); // an exact tie goes to even
 /// assert_eq!(buf.format_f64(-1e-8), "-0.0000000");
-/// assert_eq!(buf.format_f64(1.6777215e21), "1677721500000000000000.0000000");
+/// // The double nearest to 1.6777215e21 is printed with all of its digits:
+/// assert_eq!(buf.format_f64(1.6777215e21), "1677721499999999885312.0000000");
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Fixed7Buffer {
