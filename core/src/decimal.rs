@@ -160,7 +160,7 @@ fn ratio_to_f64(numerator: u128, denominator: u128) -> f64 {
     let shift = 103u32.saturating_sub(bits);
     let scaled = numerator << shift;
     let q = scaled / denominator;
-    let sticky = scaled % denominator != 0;
+    let sticky = !scaled.is_multiple_of(denominator);
     // value = q × 2^-shift (+ tail). Round q to 53 significant bits.
     let q_bits = 128 - q.leading_zeros();
     let drop = q_bits - 53;
@@ -218,7 +218,10 @@ mod tests {
                 .unwrap();
             assert_eq!(Decimal::from_units(false, units).to_f64(), want, "{units}");
         }
-        assert_eq!(Decimal::from_units(true, 0).to_f64().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(
+            Decimal::from_units(true, 0).to_f64().to_bits(),
+            (-0.0f64).to_bits()
+        );
     }
 
     #[test]
@@ -228,6 +231,9 @@ mod tests {
         let c = Decimal::ZERO;
         assert_eq!(a.cmp_value(b), Ordering::Less);
         assert_eq!(b.cmp_value(c), Ordering::Equal);
-        assert_eq!(Decimal::from_i64(5).cmp_value(Decimal::from_i64(4)), Ordering::Greater);
+        assert_eq!(
+            Decimal::from_i64(5).cmp_value(Decimal::from_i64(4)),
+            Ordering::Greater
+        );
     }
 }

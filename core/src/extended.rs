@@ -26,7 +26,7 @@ use core::cmp::Ordering;
 /// ```
 /// use backhaul_core::extended::Extended;
 ///
-/// let third = Extended::from_u64(1).div(Extended::from_u64(3));
+/// let third = Extended::from_u64(1) / Extended::from_u64(3);
 /// // 1/3 in 64 bits is not 1/3 in 53 bits:
 /// assert_ne!(Extended::from_f64(1.0 / 3.0), Some(third));
 /// assert_eq!(third.to_f64(), 1.0 / 3.0);
@@ -128,7 +128,7 @@ impl Extended {
 
     /// The value with its sign flipped (zero becomes `-0` and back).
     #[must_use]
-    pub const fn neg(self) -> Self {
+    pub const fn negate(self) -> Self {
         Self {
             negative: !self.negative,
             ..self
@@ -171,9 +171,9 @@ impl Extended {
         }
     }
 
-    /// `self × rhs`, rounded once.
+    /// `self × rhs`, rounded once (also available as `*`).
     #[must_use]
-    pub fn mul(self, rhs: Self) -> Self {
+    pub fn mul_rounded(self, rhs: Self) -> Self {
         let negative = self.negative != rhs.negative;
         let mag = u128::from(self.significand) * u128::from(rhs.significand);
         Self::round(
@@ -187,8 +187,10 @@ impl Extended {
     /// `self ÷ rhs`, rounded once. Division by zero gives zero (x87 would give an
     /// infinity, which this type does not represent); callers that can divide by zero
     /// must check first.
+    ///
+    /// Also available as `/`.
     #[must_use]
-    pub fn div(self, rhs: Self) -> Self {
+    pub fn div_rounded(self, rhs: Self) -> Self {
         let negative = self.negative != rhs.negative;
         if rhs.significand == 0 || self.significand == 0 {
             return Self {
@@ -220,9 +222,9 @@ impl Extended {
     }
 
     /// `self + rhs`, rounded once. An exact zero sum is `+0`, as in the default rounding
-    /// mode (`-0 + -0` stays `-0`).
+    /// mode (`-0 + -0` stays `-0`). Also available as `+`.
     #[must_use]
-    pub fn add(self, rhs: Self) -> Self {
+    pub fn add_rounded(self, rhs: Self) -> Self {
         if rhs.significand == 0 {
             if self.significand == 0 {
                 return Self {
@@ -237,8 +239,7 @@ impl Extended {
             return rhs;
         }
         // Order by magnitude so that `big` ≥ `small`.
-        let (big, small) = if (self.exponent, self.significand) >= (rhs.exponent, rhs.significand)
-        {
+        let (big, small) = if (self.exponent, self.significand) >= (rhs.exponent, rhs.significand) {
             (self, rhs)
         } else {
             (rhs, self)
@@ -273,29 +274,37 @@ impl Extended {
         }
     }
 
-    /// `self − rhs`, rounded once.
+    /// `self − rhs`, rounded once (also available as `-`).
     #[must_use]
-    pub fn sub(self, rhs: Self) -> Self {
-        self.add(rhs.neg())
+    pub fn sub_rounded(self, rhs: Self) -> Self {
+        self.add_rounded(rhs.negate())
     }
 
     /// `self ÷ divisor` for a small positive integer, rounded once (the encoder's
     /// `÷ 10`, `÷ 100` and `÷ 10^7` steps).
     #[must_use]
     pub fn div_u64(self, divisor: u64) -> Self {
-        self.div(Self::from_u64(divisor))
+        self.div_rounded(Self::from_u64(divisor))
     }
 
     /// `self × factor` for a small integer, rounded once.
     #[must_use]
     pub fn mul_u64(self, factor: u64) -> Self {
-        self.mul(Self::from_u64(factor))
+        self.mul_rounded(Self::from_u64(factor))
     }
 
     /// Compares two values numerically (`-0 == +0`).
     #[must_use]
     pub fn total_cmp_value(self, rhs: Self) -> Ordering {
-        let sign = |x: Self| if x.significand == 0 { 0 } else if x.negative { -1 } else { 1 };
+        let sign = |x: Self| {
+            if x.significand == 0 {
+                0
+            } else if x.negative {
+                -1
+            } else {
+                1
+            }
+        };
         let (sa, sb) = (sign(self), sign(rhs));
         if sa != sb || sa == 0 {
             return sa.cmp(&sb);
@@ -367,6 +376,31 @@ impl Extended {
     }
 }
 
+macro_rules! rounded_operator {
+    ($trait:ident, $method:ident, $inherent:ident) => {
+        impl core::ops::$trait for Extended {
+            type Output = Self;
+
+            fn $method(self, rhs: Self) -> Self {
+                self.$inherent(rhs)
+            }
+        }
+    };
+}
+
+rounded_operator!(Add, add, add_rounded);
+rounded_operator!(Sub, sub, sub_rounded);
+rounded_operator!(Mul, mul, mul_rounded);
+rounded_operator!(Div, div, div_rounded);
+
+impl core::ops::Neg for Extended {
+    type Output = Self;
+
+    fn neg(self) -> Self {
+        self.negate()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,10 +435,13 @@ mod tests {
         let a = Extended::from_u64(16_777_215);
         assert_eq!(a.mul_u64(10).to_f64(), 167_772_150.0);
         assert_eq!(a.div_u64(5).to_f64(), 3_355_443.0);
-        assert_eq!(a.add(Extended::from_u64(1)).to_f64(), 16_777_216.0);
-        assert_eq!(a.sub(a), Extended::ZERO);
+        assert_eq!((a + Extended::from_u64(1)).to_f64(), 16_777_216.0);
+        assert_eq!(a - a, Extended::ZERO);
         assert_eq!(Extended::from_i64(-3).to_f64(), -3.0);
-        assert_eq!(Extended::from_i64(i64::MIN).to_f64(), -9.223_372_036_854_776e18);
+        assert_eq!(
+            Extended::from_i64(i64::MIN).to_f64(),
+            -9.223_372_036_854_776e18
+        );
     }
 
     #[test]
@@ -419,10 +456,10 @@ mod tests {
     #[test]
     fn ties_round_to_even() {
         // 2^64 + 1 is a tie between 2^64 and 2^64 + 2 at 64 bits: stays 2^64.
-        let big = Extended::from_u64(u64::MAX).add(Extended::from_u64(2));
+        let big = Extended::from_u64(u64::MAX) + Extended::from_u64(2);
         assert_eq!(big.to_parts(), (TOP, 1));
         // 2^64 + 3 is a tie between 2^64 + 2 and 2^64 + 4: goes to + 4.
-        let big = Extended::from_u64(u64::MAX).add(Extended::from_u64(4));
+        let big = Extended::from_u64(u64::MAX) + Extended::from_u64(4);
         assert_eq!(big.to_parts(), (TOP + 2, 1));
     }
 
@@ -431,10 +468,10 @@ mod tests {
         // 2^64 − 2^-100: the exact result is just below 2^64 and rounds to it.
         let a = Extended::from_parts(false, 1, 64);
         let b = Extended::from_parts(false, 1, -100);
-        assert_eq!(a.sub(b), a);
+        assert_eq!(a - b, a);
         // 2^64 − 1 − 2^-100 rounds to 2^64 − 1 (exactly representable neighbour).
         let c = Extended::from_u64(u64::MAX);
-        assert_eq!(a.sub(Extended::from_u64(1)).sub(b), c);
+        assert_eq!(a - Extended::from_u64(1) - b, c);
     }
 
     #[test]

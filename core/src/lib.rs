@@ -6,6 +6,12 @@
 //! The sans-I/O, `no_std`, allocation-free core of backhaul.
 
 pub mod config;
+pub mod decimal;
 pub mod destination;
+pub mod extended;
 pub mod name;
+pub mod number;
 pub mod pattern;
+pub mod ring;
+pub mod storage_number;
+pub mod window;

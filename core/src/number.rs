@@ -245,7 +245,8 @@ impl Fixed7Buffer {
         // An integer: mantissa × 2^exponent, up to 1024 bits; no fraction to round.
         let end = Self::MAX_STR_LEN;
         self.bytes[end - 8..end].copy_from_slice(b".0000000");
-        let mut start = write_big_integer(mantissa, exponent.unsigned_abs(), &mut self.bytes, end - 8);
+        let mut start =
+            write_big_integer(mantissa, exponent.unsigned_abs(), &mut self.bytes, end - 8);
         if negative {
             start -= 1;
             self.bytes[start] = b'-';
@@ -316,7 +317,19 @@ mod tests {
     #[test]
     fn integers_match_core_fmt() {
         let mut buf = IntBuffer::new();
-        for n in [0i64, 1, -1, 9, 10, 99, 100, 12345, i64::MAX, i64::MIN, -1_000_000_007] {
+        for n in [
+            0i64,
+            1,
+            -1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            i64::MAX,
+            i64::MIN,
+            -1_000_000_007,
+        ] {
             assert_eq!(buf.format_i64(n), format!("{n}"));
         }
         for n in [0u64, 7, 10, 100, 1 << 40, u64::MAX] {
@@ -329,7 +342,10 @@ mod tests {
         let mut buf = DecimalBuffer::new();
         assert_eq!(buf.format(Decimal::ZERO), "0.0000000");
         assert_eq!(buf.format(Decimal::from_units(false, 1)), "0.0000001");
-        assert_eq!(buf.format(Decimal::from_units(true, 425_000_000)), "-42.5000000");
+        assert_eq!(
+            buf.format(Decimal::from_units(true, 425_000_000)),
+            "-42.5000000"
+        );
         assert_eq!(
             buf.format(Decimal::from_units(false, u128::MAX)),
             format!("{}.{:07}", u128::MAX / SCALE, u128::MAX % SCALE)
@@ -367,7 +383,10 @@ mod tests {
         ] {
             assert_eq!(buf.format_f64(x), format!("{x:.7}"), "{x:e}");
         }
-        assert_eq!(buf.format_f64(f64::MAX).len(), Fixed7Buffer::MAX_STR_LEN - 1);
+        assert_eq!(
+            buf.format_f64(f64::MAX).len(),
+            Fixed7Buffer::MAX_STR_LEN - 1
+        );
         assert_eq!(buf.format_f64(f64::NAN), "nan");
         assert_eq!(buf.format_f64(-f64::NAN), "-nan");
         assert_eq!(buf.format_f64(f64::NEG_INFINITY), "-inf");

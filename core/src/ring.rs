@@ -173,7 +173,11 @@ impl RingState {
         } else if t <= first_t {
             self.first_slot()
         } else {
-            let u = if self.update_every == 0 { 1 } else { self.update_every as u64 };
+            let u = if self.update_every == 0 {
+                1
+            } else {
+                self.update_every as u64
+            };
             // Both operands are positive here: t < last_t.
             let back = last_t.abs_diff(t) / u;
             let last_slot = self.last_slot() as u64;
@@ -260,7 +264,11 @@ impl Iterator for Slots {
         if slot == self.stop {
             self.done = true;
         } else {
-            self.next = if slot + 1 >= self.entries { 0 } else { slot + 1 };
+            self.next = if slot + 1 >= self.entries {
+                0
+            } else {
+                slot + 1
+            };
         }
         Some(slot)
     }

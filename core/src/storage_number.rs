@@ -293,7 +293,10 @@ mod tests {
         assert_eq!(sn.to_f64(), 1.677_721_5e21);
         let neg_zero = StorageNumber::from_bits(0xb900_0000);
         assert_eq!(neg_zero.unpack().to_string(), "-0.0000000");
-        assert_eq!(StorageNumber::from_bits(0x3900_0001).unpack().to_string(), "0.0000001");
+        assert_eq!(
+            StorageNumber::from_bits(0x3900_0001).unpack().to_string(),
+            "0.0000001"
+        );
         assert_eq!(StorageNumber::from_bits(0).unpack(), Decimal::ZERO);
     }
 

@@ -262,20 +262,49 @@ mod tests {
     fn exporter_slower_than_chart_repeats_the_point() {
         let values = words(&[SN_EXISTS | 0x3998_9680; 100]);
         let ring = RingState::new(100, 10, 5000, 0, 1_609_459_190);
-        let (_, w1) = value(&values, &ring, 1_609_459_195, 1_609_459_205, Reduce::Average).unwrap();
-        let (_, w2) = value(&values, &ring, 1_609_459_205, 1_609_459_215, Reduce::Average).unwrap();
-        assert_eq!((w1.first_timestamp, w1.last_timestamp), (1_609_459_170, 1_609_459_170));
-        assert_eq!((w2.first_timestamp, w2.last_timestamp), (1_609_459_180, 1_609_459_180));
+        let (_, w1) = value(
+            &values,
+            &ring,
+            1_609_459_195,
+            1_609_459_205,
+            Reduce::Average,
+        )
+        .unwrap();
+        let (_, w2) = value(
+            &values,
+            &ring,
+            1_609_459_205,
+            1_609_459_215,
+            Reduce::Average,
+        )
+        .unwrap();
+        assert_eq!(
+            (w1.first_timestamp, w1.last_timestamp),
+            (1_609_459_170, 1_609_459_170)
+        );
+        assert_eq!(
+            (w2.first_timestamp, w2.last_timestamp),
+            (1_609_459_180, 1_609_459_180)
+        );
     }
 
     #[test]
     fn missing_values() {
         let values = words(&[0; 10]);
         let ring = RingState::new(10, 1, 25, 5, 1000);
-        assert_eq!(value(&values, &ring, 1100, 1200, Reduce::Sum), Err(Missing::Outside));
-        assert_eq!(value(&values, &ring, 990, 1000, Reduce::Sum), Err(Missing::NoValues));
+        assert_eq!(
+            value(&values, &ring, 1100, 1200, Reduce::Sum),
+            Err(Missing::Outside)
+        );
+        assert_eq!(
+            value(&values, &ring, 990, 1000, Reduce::Sum),
+            Err(Missing::NoValues)
+        );
         // A slice shorter than the ring reads as empty, never panics.
-        assert_eq!(value(&values[..2], &ring, 990, 1000, Reduce::Sum), Err(Missing::NoValues));
+        assert_eq!(
+            value(&values[..2], &ring, 990, 1000, Reduce::Sum),
+            Err(Missing::NoValues)
+        );
     }
 
     #[test]
@@ -283,11 +312,25 @@ mod tests {
         // -1e-7, 0, 0: the mean is -3.3e-8.
         let values = words(&[0xb900_0001, 0x0100_0000, 0x0100_0000]);
         let ring = RingState::new(3, 1, 3, 0, 102);
-        let r = reduce(&values, &ring, &Window { first_timestamp: 100, last_timestamp: 102 });
+        let r = reduce(
+            &values,
+            &ring,
+            &Window {
+                first_timestamp: 100,
+                last_timestamp: 102,
+            },
+        );
         assert_eq!(r.average().unwrap().to_string(), "-0.0000000");
         // A sum that cancels is +0.
         let values = words(&[0xb900_0001, 0x3900_0001, 0x0100_0000]);
-        let r = reduce(&values, &ring, &Window { first_timestamp: 100, last_timestamp: 102 });
+        let r = reduce(
+            &values,
+            &ring,
+            &Window {
+                first_timestamp: 100,
+                last_timestamp: 102,
+            },
+        );
         assert_eq!(r.sum().unwrap().to_string(), "0.0000000");
     }
 

@@ -145,11 +145,11 @@ proptest! {
         let (xa, xb) = (Extended::from_f64(a).unwrap(), Extended::from_f64(b).unwrap());
         let (qa, qb) = (exact_f64(a), exact_f64(b));
         prop_assert_eq!(&exact_extended(xa), &qa);
-        check_rounded(xa.mul(xb), &(&qa * &qb));
-        check_rounded(xa.add(xb), &(&qa + &qb));
-        check_rounded(xa.sub(xb), &(&qa - &qb));
+        check_rounded(xa * xb, &(&qa * &qb));
+        check_rounded(xa + xb, &(&qa + &qb));
+        check_rounded(xa - xb, &(&qa - &qb));
         if !qb.is_zero() {
-            check_rounded(xa.div(xb), &(&qa / &qb));
+            check_rounded(xa / xb, &(&qa / &qb));
         }
     }
 
@@ -159,7 +159,7 @@ proptest! {
         // FPU, against Extended's 64-bit result rounded on to f64: they agree unless the
         // 64-bit step was a double rounding, which the reference detects exactly.
         let exact = exact_f64(a) * exact_f64(b);
-        let x = Extended::from_f64(a).unwrap().mul(Extended::from_f64(b).unwrap());
+        let x = Extended::from_f64(a).unwrap() * Extended::from_f64(b).unwrap();
         let hw = a * b;
         if hw.is_finite() && hw != 0.0 && hw.is_normal() {
             let via_e = x.to_f64();
@@ -263,7 +263,13 @@ struct Case {
 }
 
 fn any_case() -> impl Strategy<Value = Case> {
-    (1usize..40, 1u32..12, 0u64..120, -100_000i64..2_000_000_000, any::<bool>())
+    (
+        1usize..40,
+        1u32..12,
+        0u64..120,
+        -100_000i64..2_000_000_000,
+        any::<bool>(),
+    )
         .prop_flat_map(|(entries, u, counter, last, sum)| {
             let consistent = (counter % entries as u64) as usize;
             (
@@ -286,7 +292,17 @@ fn any_case() -> impl Strategy<Value = Case> {
             )
         })
         .prop_map(
-            |(entries, update_every, counter, current_entry, last_updated, words, back, len, sum)| {
+            |(
+                entries,
+                update_every,
+                counter,
+                current_entry,
+                last_updated,
+                words,
+                back,
+                len,
+                sum,
+            )| {
                 let after = last_updated + back;
                 Case {
                     entries,

@@ -6,10 +6,10 @@ mod pattern;
 mod tsv;
 mod window;
 
-pub use tsv::Table;
+pub(crate) use tsv::Table;
 
 /// The kinds of vector file the runner understands.
-pub const KINDS: &[&str] = &[
+pub(crate) const KINDS: &[&str] = &[
     "storage-number",
     "unpack",
     "print",
@@ -20,34 +20,34 @@ pub const KINDS: &[&str] = &[
 
 /// The outcome of checking one file.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// Rows that matched (including `nearer:` and `tie:` rows of a window file).
-    pub passed: usize,
+    pub(crate) passed: usize,
     /// Rows that did not.
-    pub failed: usize,
+    pub(crate) failed: usize,
     /// One line per mismatch, and one per `nearer:` / `tie:` row.
-    pub lines: Vec<String>,
+    pub(crate) lines: Vec<String>,
     /// Window rows whose text differs from netdata's but is nearer to the true value.
-    pub nearer: usize,
+    pub(crate) nearer: usize,
     /// Window rows whose true value is an exact tie at the 8th decimal.
-    pub ties: usize,
+    pub(crate) ties: usize,
 }
 
 impl Report {
     /// Records a passing row.
-    pub fn pass(&mut self) {
+    pub(crate) fn pass(&mut self) {
         self.passed += 1;
     }
 
     /// Records a failing row with the file line it came from and what differed.
-    pub fn fail(&mut self, line: usize, what: impl std::fmt::Display) {
+    pub(crate) fn fail(&mut self, line: usize, what: impl std::fmt::Display) {
         self.failed += 1;
         self.lines.push(format!("line {line}: {what}"));
     }
 
     /// Checks one field: passes when `got == want`, otherwise records the difference.
     /// Returns whether it matched.
-    pub fn expect_eq<T: PartialEq + std::fmt::Debug>(
+    pub(crate) fn expect_eq<T: PartialEq + std::fmt::Debug>(
         &mut self,
         line: usize,
         field: &str,
@@ -68,7 +68,7 @@ impl Report {
 /// # Errors
 ///
 /// An unknown kind, or a file without the columns that kind needs.
-pub fn run(kind: &str, text: &str) -> Result<Report, String> {
+pub(crate) fn run(kind: &str, text: &str) -> Result<Report, String> {
     let table = Table::parse(text)?;
     let mut report = Report::default();
     match kind {
@@ -78,7 +78,12 @@ pub fn run(kind: &str, text: &str) -> Result<Report, String> {
         "window" => window::window(&table, &mut report)?,
         "names" => names::names(&table, &mut report)?,
         "pattern" => pattern::pattern(&table, &mut report)?,
-        _ => return Err(format!("unknown kind {kind:?} (one of {})", KINDS.join(", "))),
+        _ => {
+            return Err(format!(
+                "unknown kind {kind:?} (one of {})",
+                KINDS.join(", ")
+            ))
+        }
     }
     Ok(report)
 }

@@ -28,13 +28,19 @@ fn check_unpacked(row: &Row<'_>, sn: StorageNumber, report: &mut Report) -> bool
     let reference: f64 = text.parse().expect("printed decimals parse");
     let ours = sn.to_f64();
     if ours.to_bits() != reference.to_bits() {
-        report.fail(line, format!("to_f64 {ours:e} is not the correctly rounded {reference:e}"));
+        report.fail(
+            line,
+            format!("to_f64 {ours:e} is not the correctly rounded {reference:e}"),
+        );
         return false;
     }
     let netdata: f64 = match row.get("unpacked").parse() {
         Ok(v) => v,
         Err(_) => {
-            report.fail(line, format!("unparsable unpacked {:?}", row.get("unpacked")));
+            report.fail(
+                line,
+                format!("unparsable unpacked {:?}", row.get("unpacked")),
+            );
             return false;
         }
     };
@@ -48,17 +54,28 @@ fn check_unpacked(row: &Row<'_>, sn: StorageNumber, report: &mut Report) -> bool
 }
 
 /// Checks `storage_number.tsv`-style files: `packed` bit for bit, then the unpacked side.
-pub fn storage_number(table: &Table, report: &mut Report) -> Result<(), String> {
-    table.require(&["input_hex", "flags_in", "packed", "unpacked", "unpacked_fmt7"])?;
+pub(crate) fn storage_number(table: &Table, report: &mut Report) -> Result<(), String> {
+    table.require(&[
+        "input_hex",
+        "flags_in",
+        "packed",
+        "unpacked",
+        "unpacked_fmt7",
+    ])?;
     for row in table.rows() {
-        let value = parse_hex_f64(row.get("input_hex")).map_err(|e| format!("line {}: {e}", row.line))?;
-        let flags = parse_word(row.get("flags_in")).map_err(|e| format!("line {}: {e}", row.line))?;
+        let value =
+            parse_hex_f64(row.get("input_hex")).map_err(|e| format!("line {}: {e}", row.line))?;
+        let flags =
+            parse_word(row.get("flags_in")).map_err(|e| format!("line {}: {e}", row.line))?;
         let want = parse_word(row.get("packed")).map_err(|e| format!("line {}: {e}", row.line))?;
         let got = StorageNumber::pack(value, flags).to_bits();
         if got != want {
             report.fail(
                 row.line,
-                format!("pack({}, 0x{flags:08x}) = 0x{got:08x}, want 0x{want:08x}", row.get("input_hex")),
+                format!(
+                    "pack({}, 0x{flags:08x}) = 0x{got:08x}, want 0x{want:08x}",
+                    row.get("input_hex")
+                ),
             );
             continue;
         }
@@ -70,7 +87,7 @@ pub fn storage_number(table: &Table, report: &mut Report) -> Result<(), String> 
 }
 
 /// Checks `storage_number_unpack.tsv`-style files.
-pub fn unpack(table: &Table, report: &mut Report) -> Result<(), String> {
+pub(crate) fn unpack(table: &Table, report: &mut Report) -> Result<(), String> {
     table.require(&["packed", "unpacked", "unpacked_fmt7"])?;
     for row in table.rows() {
         let word = parse_word(row.get("packed")).map_err(|e| format!("line {}: {e}", row.line))?;
@@ -82,11 +99,12 @@ pub fn unpack(table: &Table, report: &mut Report) -> Result<(), String> {
 }
 
 /// Checks `number_print.tsv`-style files: `fmt7` byte for byte.
-pub fn print(table: &Table, report: &mut Report) -> Result<(), String> {
+pub(crate) fn print(table: &Table, report: &mut Report) -> Result<(), String> {
     table.require(&["input_hex", "fmt7"])?;
     let mut buf = Fixed7Buffer::new();
     for row in table.rows() {
-        let value = parse_hex_f64(row.get("input_hex")).map_err(|e| format!("line {}: {e}", row.line))?;
+        let value =
+            parse_hex_f64(row.get("input_hex")).map_err(|e| format!("line {}: {e}", row.line))?;
         if report.expect_eq(row.line, "fmt7", buf.format_f64(value), row.get("fmt7")) {
             report.pass();
         }

@@ -2,17 +2,17 @@
 
 /// A parsed vector file.
 #[derive(Debug)]
-pub struct Table {
+pub(crate) struct Table {
     header: Vec<String>,
     rows: Vec<(usize, Vec<String>)>,
 }
 
 /// One data row with its line number in the file.
 #[derive(Debug, Clone, Copy)]
-pub struct Row<'t> {
+pub(crate) struct Row<'t> {
     table: &'t Table,
     /// The 1-based line number of this row in the file.
-    pub line: usize,
+    pub(crate) line: usize,
     cells: &'t [String],
 }
 
@@ -22,7 +22,7 @@ impl Table {
     /// # Errors
     ///
     /// An empty file or a row with the wrong number of cells.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let mut lines = text.lines().enumerate();
         let header: Vec<String> = match lines.next() {
             Some((_, h)) => h.split('\t').map(str::to_owned).collect(),
@@ -52,7 +52,7 @@ impl Table {
     /// # Errors
     ///
     /// The column is not in the header.
-    pub fn column(&self, name: &str) -> Result<usize, String> {
+    pub(crate) fn column(&self, name: &str) -> Result<usize, String> {
         self.header
             .iter()
             .position(|h| h == name)
@@ -64,12 +64,12 @@ impl Table {
     /// # Errors
     ///
     /// The first missing column.
-    pub fn require(&self, names: &[&str]) -> Result<(), String> {
+    pub(crate) fn require(&self, names: &[&str]) -> Result<(), String> {
         names.iter().try_for_each(|n| self.column(n).map(drop))
     }
 
     /// The data rows.
-    pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
+    pub(crate) fn rows(&self) -> impl Iterator<Item = Row<'_>> {
         self.rows.iter().map(move |(line, cells)| Row {
             table: self,
             line: *line,
@@ -80,8 +80,11 @@ impl Table {
 
 impl<'t> Row<'t> {
     /// The raw text of a cell. The column must exist (see [`Table::require`]).
-    pub fn get(&self, column: &str) -> &'t str {
-        let i = self.table.column(column).expect("column checked by require()");
+    pub(crate) fn get(&self, column: &str) -> &'t str {
+        let i = self
+            .table
+            .column(column)
+            .expect("column checked by require()");
         &self.cells[i]
     }
 }
@@ -92,7 +95,7 @@ impl<'t> Row<'t> {
 /// # Errors
 ///
 /// A backslash followed by anything else, or bad hex digits.
-pub fn unescape(cell: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn unescape(cell: &str) -> Result<Vec<u8>, String> {
     let b = cell.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -128,7 +131,7 @@ pub fn unescape(cell: &str) -> Result<Vec<u8>, String> {
 /// # Errors
 ///
 /// Anything that is not such a number, or one that is not exactly an `f64`.
-pub fn parse_hex_f64(cell: &str) -> Result<f64, String> {
+pub(crate) fn parse_hex_f64(cell: &str) -> Result<f64, String> {
     let (neg, rest) = match cell.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, cell),
@@ -149,16 +152,14 @@ pub fn parse_hex_f64(cell: &str) -> Result<f64, String> {
 /// # Errors
 ///
 /// Malformed text or a significand of more than 64 bits.
-pub fn parse_hex_parts(text: &str) -> Result<(u64, i32), String> {
+pub(crate) fn parse_hex_parts(text: &str) -> Result<(u64, i32), String> {
     let body = text
         .strip_prefix("0x")
         .ok_or_else(|| format!("{text:?} is not a hex float"))?;
     let (digits, exp) = body
         .split_once('p')
         .ok_or_else(|| format!("{text:?} has no exponent"))?;
-    let mut exp: i32 = exp
-        .parse()
-        .map_err(|_| format!("{text:?}: bad exponent"))?;
+    let mut exp: i32 = exp.parse().map_err(|_| format!("{text:?}: bad exponent"))?;
     let mut mant: u64 = 0;
     let mut seen_dot = false;
     for c in digits.chars() {
@@ -181,7 +182,7 @@ pub fn parse_hex_parts(text: &str) -> Result<(u64, i32), String> {
 }
 
 /// The `f64` equal to `mant * 2^exp`, if there is one.
-pub fn exact_f64(mant: u64, exp: i32) -> Option<f64> {
+pub(crate) fn exact_f64(mant: u64, exp: i32) -> Option<f64> {
     if mant == 0 {
         return Some(0.0);
     }

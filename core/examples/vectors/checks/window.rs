@@ -35,7 +35,7 @@ fn units_of(text: &str) -> Option<i128> {
 }
 
 /// Checks `window.tsv`-style files.
-pub fn window(table: &Table, report: &mut Report) -> Result<(), String> {
+pub(crate) fn window(table: &Table, report: &mut Report) -> Result<(), String> {
     table.require(&[
         "entries",
         "update_every",
@@ -82,32 +82,78 @@ pub fn window(table: &Table, report: &mut Report) -> Result<(), String> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         if values.len() != ring.entries() {
-            return Err(format!("line {line}: {} values for {} entries", values.len(), ring.entries()));
+            return Err(format!(
+                "line {line}: {} values for {} entries",
+                values.len(),
+                ring.entries()
+            ));
         }
-        let mut ok = report.expect_eq(line, "db_first_t", ring.first_time(), num(&row, "db_first_t")?);
+        let mut ok = report.expect_eq(
+            line,
+            "db_first_t",
+            ring.first_time(),
+            num(&row, "db_first_t")?,
+        );
         ok &= report.expect_eq(line, "db_last_t", ring.last_time(), num(&row, "db_last_t")?);
         let (after, before): (i64, i64) = (num(&row, "after_in")?, num(&row, "before_in")?);
-        let window = match align(&ring, after, before) {
-            Ok(w) => w,
-            Err(_) => {
-                ok &= report.expect_eq(line, "status", "outside", row.get("status"));
-                for column in ["first_timestamp", "last_timestamp", "start_slot", "end_slot"] {
-                    ok &= report.expect_eq(line, column, -1, num::<i64>(&row, column)?);
-                }
-                ok &= report.expect_eq(line, "samples_counted", 0, num::<usize>(&row, "samples_counted")?);
-                if ok {
-                    report.pass();
-                }
-                continue;
+        let Ok(window) = align(&ring, after, before) else {
+            ok &= report.expect_eq(line, "status", "outside", row.get("status"));
+            for column in [
+                "first_timestamp",
+                "last_timestamp",
+                "start_slot",
+                "end_slot",
+            ] {
+                ok &= report.expect_eq(line, column, -1, num::<i64>(&row, column)?);
             }
+            ok &= report.expect_eq(
+                line,
+                "samples_counted",
+                0,
+                num::<usize>(&row, "samples_counted")?,
+            );
+            if ok {
+                report.pass();
+            }
+            continue;
         };
-        ok &= report.expect_eq(line, "first_timestamp", window.first_timestamp, num(&row, "first_timestamp")?);
-        ok &= report.expect_eq(line, "last_timestamp", window.last_timestamp, num(&row, "last_timestamp")?);
-        ok &= report.expect_eq(line, "start_slot", ring.time_to_slot(window.first_timestamp), num(&row, "start_slot")?);
-        ok &= report.expect_eq(line, "end_slot", ring.time_to_slot(window.last_timestamp), num(&row, "end_slot")?);
+        ok &= report.expect_eq(
+            line,
+            "first_timestamp",
+            window.first_timestamp,
+            num(&row, "first_timestamp")?,
+        );
+        ok &= report.expect_eq(
+            line,
+            "last_timestamp",
+            window.last_timestamp,
+            num(&row, "last_timestamp")?,
+        );
+        ok &= report.expect_eq(
+            line,
+            "start_slot",
+            ring.time_to_slot(window.first_timestamp),
+            num(&row, "start_slot")?,
+        );
+        ok &= report.expect_eq(
+            line,
+            "end_slot",
+            ring.time_to_slot(window.last_timestamp),
+            num(&row, "end_slot")?,
+        );
         let reduction = reduce(&values, &ring, &window);
-        ok &= report.expect_eq(line, "slots_visited", reduction.slots_visited, num(&row, "slots_visited")?);
-        ok &= report.expect_eq(line, "samples_counted", reduction.samples, num(&row, "samples_counted")?);
+        ok &= report.expect_eq(
+            line,
+            "slots_visited",
+            reduction.slots_visited,
+            num(&row, "slots_visited")?,
+        );
+        ok &= report.expect_eq(
+            line,
+            "samples_counted",
+            reduction.samples,
+            num(&row, "samples_counted")?,
+        );
         let value = match reduction.value(how) {
             Ok(v) => v,
             Err(Missing::NoValues) => {
@@ -136,13 +182,18 @@ pub fn window(table: &Table, report: &mut Report) -> Result<(), String> {
         }
         // Decide with exact arithmetic: the true result is S / c units.
         let sum = reduction.sum().map_err(|e| format!("line {line}: {e}"))?;
-        let s = sum.signed_units().ok_or_else(|| format!("line {line}: sum too large"))?;
+        let s = sum
+            .signed_units()
+            .ok_or_else(|| format!("line {line}: sum too large"))?;
         let c: i128 = match how {
             Reduce::Average => reduction.samples as i128,
             Reduce::Sum => 1,
         };
         let (Some(u_ours), Some(u_theirs)) = (units_of(ours), units_of(theirs)) else {
-            report.fail(line, format!("value {ours:?} vs netdata {theirs:?}: unparsable"));
+            report.fail(
+                line,
+                format!("value {ours:?} vs netdata {theirs:?}: unparsable"),
+            );
             continue;
         };
         let d_ours = (u_ours * c - s).abs();
@@ -161,7 +212,10 @@ pub fn window(table: &Table, report: &mut Report) -> Result<(), String> {
             ));
             report.pass();
         } else {
-            report.fail(line, format!("value {ours}, netdata {theirs}, exact {s}/{c} units"));
+            report.fail(
+                line,
+                format!("value {ours}, netdata {theirs}, exact {s}/{c} units"),
+            );
         }
     }
     Ok(())
