@@ -3,7 +3,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
-//! The sans-I/O, `no_std`, allocation-free core of backhaul.
+#![doc = include_str!("../README.md")]
 
 pub mod config;
 pub mod decimal;
