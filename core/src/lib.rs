@@ -9,6 +9,7 @@ pub mod config;
 pub mod decimal;
 pub mod destination;
 pub mod extended;
+pub mod format;
 pub mod name;
 pub mod number;
 pub mod pattern;
