@@ -8,6 +8,7 @@
 pub mod config;
 pub mod decimal;
 pub mod destination;
+pub mod engine;
 pub mod extended;
 pub mod format;
 pub mod name;
@@ -15,4 +16,5 @@ pub mod number;
 pub mod pattern;
 pub mod ring;
 pub mod storage_number;
+pub mod time;
 pub mod window;

@@ -1,0 +1,1017 @@
+//! The exporter as a sans-I/O state machine.
+//!
+//! One [`Engine`] serves one destination (a list of servers tried in order). It owns the
+//! schedule (a heartbeat every `update every` seconds), decides which span of time to
+//! export next, formats records into its bounded send buffer, tells the shell when to
+//! connect and what to write, judges what comes back, and keeps the counters behind the
+//! self-monitoring charts. It never touches a socket or a clock: the shell passes the time
+//! and the outcome of every I/O operation in.
+//!
+//! # Call order
+//!
+//! Whenever something happens, the shell calls the matching `handle_*` method, then:
+//!
+//! 1. [`poll_action`](Engine::poll_action) until it returns `None` (connect to a
+//!    destination, or close the connection);
+//! 2. [`poll_transmit`](Engine::poll_transmit) for the bytes to write, writes what it can,
+//!    and reports it with [`handle_written`](Engine::handle_written);
+//! 3. [`poll_timeout`](Engine::poll_timeout) for when to call
+//!    [`handle_timeout`](Engine::handle_timeout) next, if nothing happens before.
+//!
+//! Every `poll_*` call does a bounded amount of work.
+//!
+//! # What it does better than netdata
+//!
+//! * **The ring is the retry buffer.** For stored data (average, sum) the engine formats a
+//!   span only when its buffer has room, from the rings, and a destination's progress is a
+//!   cursor over spans: after an outage it replays every missed span, span by span, so the
+//!   receiver gets exactly the points it would have got without the outage, as long as the
+//!   ring still holds them. Points overwritten before they could be sent are counted as
+//!   lost ([`LossReason::Expired`]). Memory never grows with an outage.
+//! * **No torn or duplicated records.** A partial write resumes at the exact byte on the
+//!   same connection. After a connection drops, sending restarts at the first record the
+//!   peer did not acknowledge (the shell reports unacknowledged bytes when it can, e.g. from
+//!   Linux's `SIOCOUTQ`), whole, never at the start of the buffer.
+//! * **A bounded buffer.** The send buffer is the storage given to [`Engine::new`]; it
+//!   never grows. As-collected values (which no ring keeps) that do not fit push out the
+//!   oldest unsent records, whole, and every such record is counted
+//!   ([`LossReason::BufferFull`]).
+//! * **Failover with backoff**: servers are tried in order; after a full round of
+//!   failures the engine waits (doubling from `backoff_min` to `backoff_max`).
+//! * **Responses are judged**: for HTTP framings a 2xx delivers the request, 429 and 5xx
+//!   retry it after a backoff, and any other status drops it, counted with the status.
+//!
+//! Every record the engine accepts ends as exactly one of delivered, buffered or lost:
+//! `accepted == delivered + buffered + lost` holds after every call (see [`Counters`]).
+
+mod buffer;
+mod counters;
+mod source;
+
+pub use counters::{Counters, LossReason};
+pub use source::{Collected, Metric, Source};
+
+use buffer::{after_last_newline, count_lines, SendBuffer};
+
+use crate::config::DataSource;
+use crate::format::{BufferFull, HostMeta, Record, Value};
+use crate::number::IntBuffer;
+use crate::time::{Duration, Instant};
+use crate::window::{self, Reduce};
+
+/// Writes one record in a wire format: all of it at the start of `out`, or nothing.
+pub trait RecordFormat {
+    /// Writes `record`; see the contract in [`crate::format`].
+    ///
+    /// # Errors
+    ///
+    /// [`BufferFull`] if `out` cannot hold the whole record (`out` is left untouched).
+    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull>;
+}
+
+impl<F: Fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>> RecordFormat for F {
+    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        self(record, out)
+    }
+}
+
+/// How records travel to the destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing<'a> {
+    /// A byte stream of newline-terminated records (Graphite, OpenTSDB telnet, JSON lines).
+    Stream,
+    /// HTTP/1.1 `POST` requests, one batch of records per request body, one request in
+    /// flight at a time.
+    Http(HttpFraming<'a>),
+}
+
+/// The shape of the HTTP requests of [`Framing::Http`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpFraming<'a> {
+    /// The request path, e.g. `/api/put`.
+    pub path: &'a str,
+    /// The `Host` header value.
+    pub host: &'a str,
+    /// The `Content-Type` header value.
+    pub content_type: &'a str,
+    /// More header lines, each ending with `\r\n` (may be empty).
+    pub extra_headers: &'a str,
+    /// Bytes that open a body (e.g. `[` for a JSON array).
+    pub body_open: &'a [u8],
+    /// Bytes between two records of a body (e.g. `,`).
+    pub separator: &'a [u8],
+    /// Bytes that close a body (e.g. `]`).
+    pub body_close: &'a [u8],
+    /// The largest body, in bytes.
+    pub max_body: usize,
+}
+
+/// An engine's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Config<'a> {
+    /// Prefix, hostname and host tags of every record.
+    pub host: HostMeta<'a>,
+    /// Names (true, netdata's default) or ids in metric names.
+    pub names: bool,
+    /// Average, sum or as-collected values.
+    pub data_source: DataSource,
+    /// Seconds between export runs (netdata's `update every`); 0 is taken as 1.
+    pub update_every: u32,
+    /// How many servers the destination list has (at least 1).
+    pub destinations: usize,
+    /// How long a connection attempt, a stalled write or an unanswered request may take.
+    pub timeout: Duration,
+    /// The first wait after a full round of failed connections or a retried request.
+    pub backoff_min: Duration,
+    /// The longest such wait.
+    pub backoff_max: Duration,
+    /// Whether the shell reports acknowledged bytes ([`Engine::handle_unacknowledged`]).
+    /// Without that, bytes are taken as delivered once written.
+    pub transport_acks: bool,
+    /// Stream or HTTP.
+    pub framing: Framing<'a>,
+}
+
+/// What the engine wants the shell to do with the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Action {
+    /// Open a connection to this item of the destination list, then report the outcome
+    /// with [`Engine::handle_connected`] or [`Engine::handle_connect_failed`].
+    Connect {
+        /// The index of the item in the destination list.
+        destination: usize,
+    },
+    /// Close the connection (or abandon the attempt), then report it with
+    /// [`Engine::handle_disconnected`].
+    Disconnect,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Down { retry_at: Instant },
+    Connecting { since: Instant },
+    Up,
+    Closing,
+}
+
+/// At most this many HTTP requests wait in the buffer.
+const MAX_BATCHES: usize = 16;
+/// At most this many metrics are looked at per call.
+const MAX_VISITS: usize = 4096;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Batch {
+    /// Where the reserved header room starts.
+    reserve: usize,
+    /// Where the header starts once written (after `reserve`, right before `body`).
+    header: usize,
+    body: usize,
+    end: usize,
+    records: u64,
+    closed: bool,
+}
+
+enum Push {
+    Full,
+    Oversized,
+}
+
+/// The exporter for one destination. See the [module documentation](self).
+///
+/// `F` formats records; `B` is the send buffer's storage (`[u8; N]` in firmware, a boxed
+/// slice on Linux), whose length is the buffer's byte limit.
+#[derive(Debug)]
+pub struct Engine<'a, F, B> {
+    config: Config<'a>,
+    format: F,
+    buf: SendBuffer<B>,
+    counters: Counters,
+    step: Duration,
+    next_heartbeat: Instant,
+    /// The end of the newest span that is due (a heartbeat has passed it).
+    due_before: i64,
+    /// The span being formatted: `(span_after, span_before]`.
+    span_after: i64,
+    span_before: Option<i64>,
+    first_span: bool,
+    metric_cursor: usize,
+    work_pending: bool,
+    now: Instant,
+    link: Link,
+    destination: usize,
+    failed_in_round: usize,
+    backoff: Duration,
+    http_backoff: Duration,
+    hold_until: Instant,
+    last_progress: Instant,
+    batches: [Batch; MAX_BATCHES],
+    batch_count: usize,
+    header_reserve: usize,
+}
+
+impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
+    /// An engine starting at `now`: the first span runs from `now` to the first
+    /// heartbeat, as netdata's first iteration does.
+    pub fn new(config: Config<'a>, format: F, storage: B, now: Instant) -> Self {
+        let update_every = config.update_every.max(1);
+        let step = Duration::from_secs(u64::from(update_every));
+        let header_reserve = match config.framing {
+            Framing::Stream => 0,
+            Framing::Http(h) => header_len(&h, u64::MAX),
+        };
+        Self {
+            config: Config {
+                update_every,
+                destinations: config.destinations.max(1),
+                ..config
+            },
+            format,
+            buf: SendBuffer::new(storage),
+            counters: Counters::default(),
+            step,
+            next_heartbeat: now.next_multiple_of(step),
+            due_before: now.as_secs(),
+            span_after: now.as_secs(),
+            span_before: None,
+            first_span: true,
+            metric_cursor: 0,
+            work_pending: false,
+            now,
+            link: Link::Down { retry_at: now },
+            destination: 0,
+            failed_in_round: 0,
+            backoff: config.backoff_min,
+            http_backoff: config.backoff_min,
+            hold_until: now,
+            last_progress: now,
+            batches: [Batch::default(); MAX_BATCHES],
+            batch_count: 0,
+            header_reserve,
+        }
+    }
+
+    /// The counters.
+    #[must_use]
+    pub const fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The end of the last span whose records have all been formatted: every point up
+    /// to this time has been delivered, is buffered, or was counted as lost.
+    #[must_use]
+    pub const fn cursor(&self) -> i64 {
+        self.span_after
+    }
+
+    /// Bytes in the send buffer (sent or not) not yet known to be delivered.
+    #[must_use]
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The send buffer's byte limit.
+    #[must_use]
+    pub fn buffer_limit(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Whether a connection is up (as far as the engine was told).
+    #[must_use]
+    pub const fn is_connected(&self) -> bool {
+        matches!(self.link, Link::Up)
+    }
+
+    // ---------------------------------------------------------------- time and data
+
+    /// Advances the schedule to `now` and formats what is due. Call it when
+    /// [`poll_timeout`](Self::poll_timeout) says so (calling it more often is harmless).
+    pub fn handle_timeout<S: Source + ?Sized>(&mut self, now: Instant, source: &S) {
+        self.now = self.now.max(now);
+        if now >= self.next_heartbeat {
+            // The newest boundary at or before now; missed boundaries are not lost, the
+            // spans between them are all due.
+            let next = now.next_multiple_of(self.step);
+            let boundary = Instant::from_micros(
+                next.as_micros()
+                    .saturating_sub(self.step.as_micros() as i64),
+            );
+            self.due_before = boundary.as_secs();
+            self.next_heartbeat = next;
+            self.work_pending = true;
+        }
+        self.produce(source);
+    }
+
+    fn reduce(&self) -> Option<Reduce> {
+        match self.config.data_source {
+            DataSource::Average => Some(Reduce::Average),
+            DataSource::Sum => Some(Reduce::Sum),
+            _ => None,
+        }
+    }
+
+    /// Formats due spans into the buffer until it is full, nothing is due, or the work
+    /// bound of one call is reached.
+    fn produce<S: Source + ?Sized>(&mut self, source: &S) {
+        if !self.has_unsent() && !self.awaiting_response() && self.buf.written == self.buf.acked {
+            // Idle until now: a stall is measured from the moment there is work again.
+            self.last_progress = self.now;
+        }
+        let mut visits = 0;
+        loop {
+            let before = match self.span_before {
+                Some(b) => b,
+                None => {
+                    if self.due_before <= self.span_after {
+                        self.work_pending = false;
+                        self.close_open_batch();
+                        return;
+                    }
+                    let b = if self.reduce().is_some() {
+                        // Stored data: one span per heartbeat interval, replayable.
+                        let u = i64::from(self.config.update_every);
+                        (self.span_after.div_euclid(u) + 1).saturating_mul(u)
+                    } else {
+                        // As-collected values exist only now: one span up to now.
+                        self.due_before
+                    };
+                    self.span_before = Some(b);
+                    self.metric_cursor = 0;
+                    b
+                }
+            };
+            while self.metric_cursor < source.metric_count() {
+                if visits == MAX_VISITS {
+                    self.work_pending = true;
+                    return;
+                }
+                visits += 1;
+                let Some(metric) = source.metric(self.metric_cursor) else {
+                    break;
+                };
+                let Some(record) = self.record_for(&metric, before) else {
+                    self.metric_cursor += 1;
+                    continue;
+                };
+                match self.push(&record) {
+                    Ok(()) => self.metric_cursor += 1,
+                    Err(Push::Oversized) => {
+                        self.counters.accepted += 1;
+                        self.counters.lose(LossReason::Oversized, 1, 0);
+                        self.metric_cursor += 1;
+                    }
+                    Err(Push::Full) => {
+                        self.work_pending = false;
+                        self.close_open_batch();
+                        return;
+                    }
+                }
+            }
+            self.span_after = before;
+            self.span_before = None;
+            self.first_span = false;
+        }
+    }
+
+    /// The record of one metric for the span ending at `before`, if it has one. Points
+    /// that existed but were overwritten before the span could be exported are counted
+    /// as lost here.
+    fn record_for<'m>(&mut self, m: &Metric<'m>, before: i64) -> Option<Record<'m>>
+    where
+        'a: 'm,
+    {
+        let after = self.span_after;
+        let value = match self.reduce() {
+            Some(how) => {
+                if expired(m, after, before) {
+                    // Some of the span's points were overwritten before it could be
+                    // exported: an average over the rest would be a different number.
+                    self.counters.accepted += 1;
+                    self.counters.lose(LossReason::Expired, 1, 0);
+                    return None;
+                }
+                match window::value(m.values, &m.ring, after, before, how) {
+                    Ok((v, w)) => (Value::Stored(v), w.last_timestamp),
+                    Err(_) => return None,
+                }
+            }
+            None => {
+                let c = m.collected?;
+                // (after, before], plus `after` itself on the first span.
+                let fresh = c.time > after || (self.first_span && c.time == after);
+                if !fresh || c.time > before {
+                    return None;
+                }
+                (Value::Collected(c.value), c.time)
+            }
+        };
+        Some(Record {
+            host: self.config.host,
+            chart: m.chart,
+            dimension: m.dimension,
+            names: self.config.names,
+            value: value.0,
+            timestamp: value.1,
+        })
+    }
+
+    fn push(&mut self, record: &Record<'_>) -> Result<(), Push> {
+        match self.config.framing {
+            Framing::Stream => self.push_line(record),
+            Framing::Http(h) => self.push_http(record, &h),
+        }
+    }
+
+    fn accept(&mut self, bytes: usize) {
+        self.counters.accepted += 1;
+        self.counters.buffered += 1;
+        self.counters.bytes_formatted += bytes as u64;
+    }
+
+    fn push_line(&mut self, record: &Record<'_>) -> Result<(), Push> {
+        for attempt in 0..3 {
+            if let Ok(n) = self.format.write(record, self.buf.tail()) {
+                self.buf.commit(n);
+                self.accept(n);
+                return Ok(());
+            }
+            match attempt {
+                0 if self.buf.start > 0 => {
+                    self.buf.compact();
+                }
+                _ if self.reduce().is_none() && self.evict_unsent() => {}
+                _ => break,
+            }
+        }
+        if self.buf.len() == 0 {
+            return Err(Push::Oversized);
+        }
+        if self.reduce().is_none() {
+            // As-collected: this value cannot wait for room. Count it lost.
+            self.counters.accepted += 1;
+            self.counters.lose(LossReason::BufferFull, 1, 0);
+            return Ok(());
+        }
+        Err(Push::Full)
+    }
+
+    /// Drops the oldest unsent whole records (up to half of them) to make room for new
+    /// as-collected values. Returns whether anything was dropped.
+    fn evict_unsent(&mut self) -> bool {
+        let (written, filled) = (self.buf.written, self.buf.filled);
+        // The first record boundary at or after `written`: a record partly written on
+        // this connection must be finished, not cut.
+        let from = if written == self.buf.start || self.buf.bytes(written - 1, written) == b"\n" {
+            written
+        } else {
+            match self
+                .buf
+                .bytes(written, filled)
+                .iter()
+                .position(|&b| b == b'\n')
+            {
+                Some(i) => written + i + 1,
+                None => return false,
+            }
+        };
+        let unsent = self.buf.bytes(from, filled);
+        let half = after_last_newline(unsent.get(..unsent.len().div_ceil(2)).unwrap_or(&[]));
+        let cut = if half == 0 {
+            after_last_newline(unsent)
+        } else {
+            half
+        };
+        if cut == 0 {
+            return false;
+        }
+        let records = count_lines(self.buf.bytes(from, from + cut));
+        self.buf.cut(from, from + cut);
+        self.counters.buffered -= records;
+        self.counters
+            .lose(LossReason::BufferFull, records, cut as u64);
+        self.buf.compact();
+        true
+    }
+
+    fn push_http(&mut self, record: &Record<'_>, h: &HttpFraming<'_>) -> Result<(), Push> {
+        for attempt in 0..2 {
+            match self.try_push_http(record, h) {
+                Ok(()) => return Ok(()),
+                Err(()) if attempt == 0 => {
+                    // Close the open batch (it can be sent) or make room, then retry once.
+                    if self.open_batch().is_some_and(|b| b.records > 0) {
+                        self.close_open_batch();
+                        return Err(Push::Full);
+                    }
+                    self.buf
+                        .compact_batches(&mut self.batches, self.batch_count);
+                }
+                Err(()) => {}
+            }
+        }
+        if self.batch_count == 0 || (self.batch_count == 1 && self.open_batch().is_some()) {
+            return Err(Push::Oversized);
+        }
+        if self.reduce().is_none() {
+            self.counters.accepted += 1;
+            self.counters.lose(LossReason::BufferFull, 1, 0);
+            return Ok(());
+        }
+        Err(Push::Full)
+    }
+
+    fn open_batch(&self) -> Option<Batch> {
+        let last = self.batches.get(self.batch_count.checked_sub(1)?)?;
+        (!last.closed).then_some(*last)
+    }
+
+    fn try_push_http(&mut self, record: &Record<'_>, h: &HttpFraming<'_>) -> Result<(), ()> {
+        if self.open_batch().is_none() {
+            if self.batch_count == MAX_BATCHES {
+                return Err(());
+            }
+            let need = self.header_reserve + h.body_open.len() + h.body_close.len();
+            if self.buf.tail().len() < need {
+                return Err(());
+            }
+            let reserve = self.buf.filled;
+            self.buf.commit(self.header_reserve);
+            let body = self.buf.filled;
+            self.buf.tail()[..h.body_open.len()].copy_from_slice(h.body_open);
+            self.buf.commit(h.body_open.len());
+            self.batches[self.batch_count] = Batch {
+                reserve,
+                header: reserve,
+                body,
+                end: self.buf.filled,
+                records: 0,
+                closed: false,
+            };
+            self.batch_count += 1;
+        }
+        let index = self.batch_count - 1;
+        let batch = self.batches[index];
+        let sep = if batch.records == 0 {
+            &[][..]
+        } else {
+            h.separator
+        };
+        let body_len = self.buf.filled - batch.body;
+        let tail = self.buf.tail();
+        let room = tail
+            .len()
+            .saturating_sub(sep.len() + h.body_close.len())
+            .min(
+                h.max_body
+                    .saturating_sub(body_len + sep.len() + h.body_close.len()),
+            );
+        let out = tail.get_mut(sep.len()..sep.len() + room).ok_or(())?;
+        let n = self.format.write(record, out).map_err(|_| ())?;
+        tail[..sep.len()].copy_from_slice(sep);
+        self.buf.commit(sep.len() + n);
+        self.batches[index].records += 1;
+        self.batches[index].end = self.buf.filled;
+        self.accept(n);
+        Ok(())
+    }
+
+    /// Closes the body of the open batch and writes its header right in front of it.
+    fn close_open_batch(&mut self) {
+        let Framing::Http(h) = self.config.framing else {
+            return;
+        };
+        let Some(mut batch) = self.open_batch() else {
+            return;
+        };
+        let index = self.batch_count - 1;
+        if batch.records == 0 {
+            // Nothing in it: give the room back.
+            self.buf.filled = batch.reserve;
+            self.batch_count -= 1;
+            return;
+        }
+        self.buf.tail()[..h.body_close.len()].copy_from_slice(h.body_close);
+        self.buf.commit(h.body_close.len());
+        batch.end = self.buf.filled;
+        let body_len = (batch.end - batch.body) as u64;
+        let len = header_len(&h, body_len);
+        batch.header = batch.body - len;
+        write_header(
+            &h,
+            body_len,
+            &mut self.buf.storage_mut()[batch.header..batch.body],
+        );
+        batch.closed = true;
+        self.batches[index] = batch;
+    }
+
+    // ---------------------------------------------------------------- connection
+
+    /// What to do with the connection now, if anything.
+    pub fn poll_action(&mut self, now: Instant) -> Option<Action> {
+        self.now = self.now.max(now);
+        match self.link {
+            Link::Down { retry_at } => {
+                if now >= retry_at && self.has_sendable() {
+                    self.link = Link::Connecting { since: now };
+                    self.counters.reconnects += 1;
+                    return Some(Action::Connect {
+                        destination: self.destination,
+                    });
+                }
+                None
+            }
+            Link::Connecting { since } => {
+                if now.saturating_duration_since(since) >= self.config.timeout {
+                    self.link = Link::Closing;
+                    self.connect_failed(now);
+                    return Some(Action::Disconnect);
+                }
+                None
+            }
+            Link::Up => {
+                let waiting = self.buf.written > self.buf.acked || self.awaiting_response();
+                let stalled = (waiting || self.has_unsent())
+                    && now.saturating_duration_since(self.last_progress) >= self.config.timeout;
+                if stalled {
+                    self.counters.failures += 1;
+                    self.link = Link::Closing;
+                    return Some(Action::Disconnect);
+                }
+                None
+            }
+            Link::Closing => None,
+        }
+    }
+
+    /// The connection to the destination chosen by the last [`Action::Connect`] is up.
+    pub fn handle_connected(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        self.link = Link::Up;
+        self.failed_in_round = 0;
+        self.backoff = self.config.backoff_min;
+        self.last_progress = now;
+    }
+
+    /// The connection attempt failed.
+    pub fn handle_connect_failed(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        if matches!(self.link, Link::Connecting { .. }) {
+            self.connect_failed(now);
+        }
+        self.link = match self.link {
+            Link::Down { retry_at } => Link::Down { retry_at },
+            _ => self.down_link(now),
+        };
+    }
+
+    fn connect_failed(&mut self, now: Instant) {
+        self.counters.failures += 1;
+        self.destination = (self.destination + 1) % self.config.destinations;
+        self.failed_in_round += 1;
+        self.link = self.down_link(now);
+    }
+
+    fn down_link(&mut self, now: Instant) -> Link {
+        if self.failed_in_round >= self.config.destinations {
+            // A full round failed: wait before the next one.
+            self.failed_in_round = 0;
+            let retry_at = now.saturating_add(self.backoff);
+            self.backoff = Duration::from_micros(
+                self.backoff
+                    .as_micros()
+                    .saturating_mul(2)
+                    .min(self.config.backoff_max.as_micros())
+                    .max(1),
+            );
+            Link::Down { retry_at }
+        } else {
+            Link::Down { retry_at: now }
+        }
+    }
+
+    /// The connection closed (by either side, or after [`Action::Disconnect`]).
+    ///
+    /// `unacknowledged` is how many of the bytes written on this connection the peer had
+    /// not acknowledged, if the shell knows (Linux: `SIOCOUTQ` just before closing);
+    /// `None` means "assume everything written arrived". Sending resumes on the next
+    /// connection at the first record that was not acknowledged in full.
+    pub fn handle_disconnected(&mut self, now: Instant, unacknowledged: Option<usize>) {
+        self.now = self.now.max(now);
+        if !matches!(self.link, Link::Up | Link::Closing) {
+            // No connection was established: nothing was written, nothing to rewind.
+            return;
+        }
+        match self.config.framing {
+            Framing::Stream => {
+                let unacked = unacknowledged
+                    .unwrap_or(0)
+                    .min(self.buf.written - self.buf.acked);
+                self.buf.acked = self.buf.written - unacked;
+                self.deliver_acked();
+                self.buf.written = self.buf.start;
+                self.buf.acked = self.buf.start;
+            }
+            Framing::Http(_) => {
+                if let Some(first) = self.batches.first().filter(|_| self.batch_count > 0) {
+                    if first.closed {
+                        self.buf.written = first.header;
+                    }
+                }
+            }
+        }
+        if self.has_unsent() || self.buf.written != self.buf.filled {
+            self.counters.failures += 1;
+        }
+        // Reconnect from the first item of the list, as netdata does: a recovered primary
+        // is used again as soon as possible.
+        self.destination = 0;
+        self.failed_in_round = 0;
+        self.link = Link::Down { retry_at: now };
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    fn has_unsent(&self) -> bool {
+        match self.config.framing {
+            Framing::Stream => self.buf.written < self.buf.filled,
+            Framing::Http(_) => self
+                .current_batch()
+                .is_some_and(|b| self.buf.written < b.end),
+        }
+    }
+
+    fn has_sendable(&self) -> bool {
+        match self.config.framing {
+            Framing::Stream => self.buf.len() > 0,
+            Framing::Http(_) => self.current_batch().is_some(),
+        }
+    }
+
+    fn current_batch(&self) -> Option<Batch> {
+        let first = *self.batches.first()?;
+        (self.batch_count > 0 && first.closed).then_some(first)
+    }
+
+    fn awaiting_response(&self) -> bool {
+        self.current_batch()
+            .is_some_and(|b| self.buf.written >= b.end && b.end > b.header)
+    }
+
+    /// The bytes to write now, if the connection is up and there are any. Formats due
+    /// spans first if the buffer has room. Report what was written with
+    /// [`handle_written`](Self::handle_written).
+    pub fn poll_transmit<S: Source + ?Sized>(&mut self, now: Instant, source: &S) -> Option<&[u8]> {
+        self.now = self.now.max(now);
+        if self.work_pending || self.span_before.is_some() || self.due_before > self.span_after {
+            self.produce(source);
+        }
+        if self.link != Link::Up || now < self.hold_until {
+            return None;
+        }
+        let (from, to) = match self.config.framing {
+            Framing::Stream => (self.buf.written, self.buf.filled),
+            Framing::Http(_) => {
+                let b = self.current_batch()?;
+                if self.buf.written < b.header {
+                    self.buf.written = b.header;
+                    self.buf.acked = b.header;
+                }
+                (self.buf.written, b.end)
+            }
+        };
+        (from < to).then(|| self.buf.bytes(from, to))
+    }
+
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) returned were written.
+    pub fn handle_written(&mut self, now: Instant, n: usize) {
+        self.now = self.now.max(now);
+        let limit = match self.config.framing {
+            Framing::Stream => self.buf.filled,
+            Framing::Http(_) => self.current_batch().map_or(self.buf.written, |b| b.end),
+        };
+        let n = n.min(limit - self.buf.written);
+        if n == 0 {
+            return;
+        }
+        self.buf.written += n;
+        self.counters.bytes_sent += n as u64;
+        self.counters.writes += 1;
+        self.last_progress = now;
+        if matches!(self.config.framing, Framing::Stream) && !self.config.transport_acks {
+            self.buf.acked = self.buf.written;
+            self.deliver_acked();
+        }
+    }
+
+    /// The peer has acknowledged all but `outstanding` of the bytes written on this
+    /// connection (Linux: `SIOCOUTQ`). Only for stream framing.
+    pub fn handle_unacknowledged(&mut self, now: Instant, outstanding: usize) {
+        self.now = self.now.max(now);
+        if !matches!(self.config.framing, Framing::Stream) {
+            return;
+        }
+        let acked = self
+            .buf
+            .written
+            .saturating_sub(outstanding)
+            .max(self.buf.acked);
+        if acked > self.buf.acked {
+            self.buf.acked = acked;
+            self.last_progress = now;
+            self.deliver_acked();
+        }
+    }
+
+    /// Counts the whole records before `acked` as delivered and frees them.
+    fn deliver_acked(&mut self) {
+        let (start, acked) = (self.buf.start, self.buf.acked);
+        let boundary = start + after_last_newline(self.buf.bytes(start, acked));
+        let records = count_lines(self.buf.bytes(start, boundary));
+        self.counters.delivered += records;
+        self.counters.buffered -= records;
+        self.buf.start = boundary;
+        if self.buf.start == self.buf.filled {
+            // Everything went out: start again at the front.
+            self.buf.start = 0;
+            self.buf.acked -= boundary.min(self.buf.acked);
+            self.buf.written -= boundary.min(self.buf.written);
+            self.buf.filled = 0;
+        }
+    }
+
+    /// Response bytes arrived. Stream destinations' responses are only counted.
+    pub fn handle_received(&mut self, now: Instant, bytes: usize) {
+        self.now = self.now.max(now);
+        self.counters.bytes_received += bytes as u64;
+        self.counters.reads += 1;
+        self.last_progress = now;
+    }
+
+    /// The HTTP status of the response to the request in flight.
+    pub fn handle_http_status(&mut self, now: Instant, status: u16) {
+        self.now = self.now.max(now);
+        self.last_progress = now;
+        let Some(batch) = self.current_batch() else {
+            return;
+        };
+        if self.buf.written < batch.end {
+            return; // no request is complete on the wire: not a response to ours
+        }
+        match status {
+            200..=299 => {
+                self.counters.http_ok += 1;
+                self.counters.delivered += batch.records;
+                self.counters.buffered -= batch.records;
+                self.pop_batch();
+                self.http_backoff = self.config.backoff_min;
+            }
+            429 | 500..=599 => {
+                self.counters.http_retried += 1;
+                self.counters.failures += 1;
+                self.counters.last_bad_status = status;
+                self.buf.written = batch.header;
+                self.buf.acked = batch.header;
+                self.hold_until = now.saturating_add(self.http_backoff);
+                self.http_backoff = Duration::from_micros(
+                    self.http_backoff
+                        .as_micros()
+                        .saturating_mul(2)
+                        .min(self.config.backoff_max.as_micros())
+                        .max(1),
+                );
+            }
+            _ => {
+                self.counters.http_rejected += 1;
+                self.counters.last_bad_status = status;
+                self.counters.buffered -= batch.records;
+                self.counters.lose(
+                    LossReason::Rejected,
+                    batch.records,
+                    (batch.end - batch.header) as u64,
+                );
+                self.pop_batch();
+            }
+        }
+    }
+
+    fn pop_batch(&mut self) {
+        if self.batch_count == 0 {
+            return;
+        }
+        let end = self.batches[0].end;
+        self.batches.copy_within(1..self.batch_count, 0);
+        self.batch_count -= 1;
+        self.buf.start = if self.batch_count == 0 {
+            self.buf.filled
+        } else {
+            self.batches[0].reserve
+        };
+        self.buf.written = self
+            .buf
+            .written
+            .max(self.buf.start)
+            .max(end.min(self.buf.filled));
+        self.buf.acked = self.buf.written;
+        if self.batch_count == 0 {
+            self.buf.start = 0;
+            self.buf.written = 0;
+            self.buf.acked = 0;
+            self.buf.filled = 0;
+        }
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.next_heartbeat;
+        if self.work_pending {
+            t = t.min(self.now);
+        }
+        match self.link {
+            Link::Down { retry_at } if self.has_sendable() => t = t.min(retry_at),
+            Link::Connecting { since } => t = t.min(since.saturating_add(self.config.timeout)),
+            Link::Up => {
+                if self.has_unsent()
+                    || self.awaiting_response()
+                    || self.buf.written > self.buf.acked
+                {
+                    t = t.min(self.last_progress.saturating_add(self.config.timeout));
+                }
+                if self.hold_until > self.now {
+                    t = t.min(self.hold_until);
+                }
+            }
+            _ => {}
+        }
+        Some(t)
+    }
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> SendBuffer<B> {
+    /// Moves the live bytes of an HTTP buffer to the front, fixing the batch offsets.
+    fn compact_batches(&mut self, batches: &mut [Batch], count: usize) {
+        let shift = self.compact();
+        for b in batches.iter_mut().take(count) {
+            b.reserve -= shift;
+            b.header -= shift;
+            b.body -= shift;
+            b.end -= shift;
+        }
+    }
+}
+
+/// Whether some of a metric's points for the span `(after, before]` existed once but
+/// are gone: the ring has wrapped and the span's aligned start (before clamping, see
+/// [`window::align`]) is older than the ring's oldest point.
+fn expired(m: &Metric<'_>, after: i64, before: i64) -> bool {
+    let u = i64::from(m.ring.update_every().max(1));
+    let aligned = |t: i64| {
+        let t = t.saturating_sub(2 * u);
+        t - t % u
+    };
+    let b = aligned(before).saturating_sub(u);
+    let a = aligned(after).min(b);
+    m.ring.is_usable() && m.ring.counter() >= m.ring.entries() as u64 && a < m.ring.first_time()
+}
+
+/// The length of the request header for a body of `body_len` bytes.
+fn header_len(h: &HttpFraming<'_>, body_len: u64) -> usize {
+    let mut digits = IntBuffer::new();
+    "POST ".len()
+        + h.path.len()
+        + " HTTP/1.1\r\nHost: ".len()
+        + h.host.len()
+        + "\r\nContent-Type: ".len()
+        + h.content_type.len()
+        + "\r\nContent-Length: ".len()
+        + digits.format_u64(body_len).len()
+        + "\r\n".len()
+        + h.extra_headers.len()
+        + "\r\n".len()
+}
+
+fn write_header(h: &HttpFraming<'_>, body_len: u64, out: &mut [u8]) {
+    let mut digits = IntBuffer::new();
+    let parts: [&[u8]; 11] = [
+        b"POST ",
+        h.path.as_bytes(),
+        b" HTTP/1.1\r\nHost: ",
+        h.host.as_bytes(),
+        b"\r\nContent-Type: ",
+        h.content_type.as_bytes(),
+        b"\r\nContent-Length: ",
+        digits.format_u64(body_len).as_bytes(),
+        b"\r\n",
+        h.extra_headers.as_bytes(),
+        b"\r\n",
+    ];
+    let mut at = 0;
+    for p in parts {
+        if let Some(dst) = out.get_mut(at..at + p.len()) {
+            dst.copy_from_slice(p);
+        }
+        at += p.len();
+    }
+}
