@@ -15,6 +15,17 @@
 
 use crate::decimal::Decimal;
 
+pub mod remote_write;
+
+pub mod graphite;
+pub mod json;
+pub mod opentsdb;
+pub mod prometheus;
+mod text;
+
+pub mod bson;
+pub mod kinesis;
+
 pub mod limits {
     //! The longest field, in bytes, that a formatter copies; longer fields are cut (at a
     //! UTF-8 character boundary). netdata limits ids and names to 200 bytes.

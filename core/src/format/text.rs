@@ -1,0 +1,571 @@
+//! The text plumbing the line formats share: a measuring sink and a writing sink behind
+//! one trait, so that each format describes its record once and gets both its exact
+//! length and its bytes from the same description; byte maps for fields that must not
+//! break a line; and JSON string escaping.
+
+use super::BufferFull;
+use crate::name::{sanitize_backend, sanitized_len, BACKEND_NAME_USABLE};
+
+/// Where a record's bytes go: [`Measure`] only counts them, [`LineBuf`] writes them.
+pub(super) trait Sink {
+    /// Appends `bytes` as they are.
+    fn raw(&mut self, bytes: &[u8]);
+    /// Appends `src` with every byte passed through `map` (a one-to-one byte map, so
+    /// the length is `src.len()`).
+    fn mapped<F: Fn(u8) -> u8>(&mut self, src: &[u8], map: F);
+    /// Appends `src` through the backend name sanitiser (spec §4.0), which also cuts it
+    /// at [`BACKEND_NAME_USABLE`] bytes.
+    fn sanitized(&mut self, src: &[u8]);
+    /// Appends the body of a JSON string for `src` (no quotes), see [`escape_json`].
+    fn json_escaped(&mut self, src: &[u8]);
+}
+
+/// A record, described once for both sinks.
+pub(super) trait Emit {
+    /// Sends every byte of the record to `sink`, in order.
+    fn emit<S: Sink>(&self, sink: &mut S);
+}
+
+/// The exact length of `record`.
+pub(super) fn measure<E: Emit>(record: &E) -> usize {
+    let mut m = Measure(0);
+    record.emit(&mut m);
+    m.0
+}
+
+/// Writes `record` at the start of `out` if it fits whole; otherwise leaves `out`
+/// untouched and returns [`BufferFull`].
+pub(super) fn write<E: Emit>(record: &E, out: &mut [u8]) -> Result<usize, BufferFull> {
+    let n = measure(record);
+    let dst = out.get_mut(..n).ok_or(BufferFull)?;
+    let mut line = LineBuf { out: dst, pos: 0 };
+    record.emit(&mut line);
+    debug_assert_eq!(line.pos, n, "measured and written lengths differ");
+    Ok(n)
+}
+
+/// Counts bytes.
+#[derive(Debug)]
+pub(super) struct Measure(usize);
+
+impl Measure {
+    fn add(&mut self, n: usize) {
+        self.0 = self.0.saturating_add(n);
+    }
+}
+
+impl Sink for Measure {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.add(bytes.len());
+    }
+    fn mapped<F: Fn(u8) -> u8>(&mut self, src: &[u8], _map: F) {
+        self.add(src.len());
+    }
+    fn sanitized(&mut self, src: &[u8]) {
+        self.add(sanitized_len(src, BACKEND_NAME_USABLE));
+    }
+    fn json_escaped(&mut self, src: &[u8]) {
+        self.add(json_escaped_len(src));
+    }
+}
+
+/// The line cursor: writes into a buffer that [`write()`] has already sized to the record.
+/// Should a write ever not fit, it is dropped rather than panicking (the length check
+/// makes that unreachable).
+#[derive(Debug)]
+pub(super) struct LineBuf<'o> {
+    out: &'o mut [u8],
+    pos: usize,
+}
+
+impl LineBuf<'_> {
+    fn rest(&mut self) -> &mut [u8] {
+        self.out.get_mut(self.pos..).unwrap_or(&mut [])
+    }
+}
+
+impl Sink for LineBuf<'_> {
+    fn raw(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.rest().get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.pos += bytes.len();
+        }
+    }
+    fn mapped<F: Fn(u8) -> u8>(&mut self, src: &[u8], map: F) {
+        if let Some(dst) = self.rest().get_mut(..src.len()) {
+            for (d, &b) in dst.iter_mut().zip(src) {
+                *d = map(b);
+            }
+            self.pos += src.len();
+        }
+    }
+    fn sanitized(&mut self, src: &[u8]) {
+        let n = sanitize_backend(src, BACKEND_NAME_USABLE, self.rest());
+        self.pos += n;
+    }
+    fn json_escaped(&mut self, src: &[u8]) {
+        let n = escape_json(src, self.rest());
+        self.pos += n;
+    }
+}
+
+/// Whether `b` is an ASCII control byte (`0x00..=0x1f` or DEL).
+const fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// For a field that sits inside a graphite metric path or an OpenTSDB metric name
+/// (prefix, graphite hostname): control bytes, space and `;` (graphite's tag start)
+/// become `_`.
+pub(super) const fn path_byte(b: u8) -> u8 {
+    if is_control(b) || b == b' ' || b == b';' {
+        b'_'
+    } else {
+        b
+    }
+}
+
+/// For a field that must stay one space-separated word (graphite tags, OpenTSDB
+/// hostname): control bytes (tab, newline, carriage return among them) and space
+/// become `_`.
+pub(super) const fn word_byte(b: u8) -> u8 {
+    if is_control(b) || b == b' ' {
+        b'_'
+    } else {
+        b
+    }
+}
+
+/// For a field that may hold several words but must stay on its line (OpenTSDB tags):
+/// control bytes become `_`, spaces stay.
+pub(super) const fn line_byte(b: u8) -> u8 {
+    if is_control(b) {
+        b'_'
+    } else {
+        b
+    }
+}
+
+/// The escape of `b` inside a JSON string: `None` if it stands for itself, else the
+/// short escape letter (`\n` → `n`) or `0` for a `\u00XX` escape.
+const fn json_escape(b: u8) -> Option<u8> {
+    match b {
+        b'"' => Some(b'"'),
+        b'\\' => Some(b'\\'),
+        b'\n' => Some(b'n'),
+        b'\r' => Some(b'r'),
+        b'\t' => Some(b't'),
+        0x08 => Some(b'b'),
+        0x0c => Some(b'f'),
+        0x00..=0x1f => Some(0),
+        _ => None,
+    }
+}
+
+/// The length of the escaped form of `src` (see [`escape_json`]).
+pub(super) fn json_escaped_len(src: &[u8]) -> usize {
+    src.iter().fold(0usize, |n, &b| {
+        n.saturating_add(match json_escape(b) {
+            None => 1,
+            Some(0) => 6,
+            Some(_) => 2,
+        })
+    })
+}
+
+/// Writes the body of a JSON string holding `src`: `"` and `\` are escaped, control bytes
+/// below 0x20 become `\n`, `\r`, `\t`, `\b`, `\f` or `\u00xx` (lowercase hex, as
+/// `serde_json` writes them), and every other byte (DEL and UTF-8 included) is copied.
+/// Returns the number of bytes written; stops before the first byte or escape that
+/// does not fit `out`.
+pub(super) fn escape_json(src: &[u8], out: &mut [u8]) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pos = 0;
+    let mut run = 0; // start of the pending run of bytes that stand for themselves
+    for (i, &b) in src.iter().enumerate() {
+        let Some(letter) = json_escape(b) else {
+            continue;
+        };
+        let plain = src.get(run..i).unwrap_or(&[]);
+        let hex = [
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ];
+        let short = [b'\\', letter];
+        let escape: &[u8] = if letter == 0 { &hex } else { &short };
+        if !put(out, &mut pos, plain) || !put(out, &mut pos, escape) {
+            return pos;
+        }
+        run = i + 1;
+    }
+    put(out, &mut pos, src.get(run..).unwrap_or(&[]));
+    pos
+}
+
+/// Copies `bytes` to `out[*pos..]` and advances `pos` if they fit whole; else copies
+/// what fits of them and returns `false`.
+fn put(out: &mut [u8], pos: &mut usize, bytes: &[u8]) -> bool {
+    let rest = out.get_mut(*pos..).unwrap_or(&mut []);
+    match rest.get_mut(..bytes.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(bytes);
+            *pos += bytes.len();
+            true
+        }
+        None => {
+            // Copy what fits, but never part of an escape.
+            if bytes.first() != Some(&b'\\') {
+                let n = rest.len();
+                rest.copy_from_slice(bytes.get(..n).unwrap_or(&[]));
+                *pos += n;
+            }
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::String;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn escaped(s: &str) -> String {
+        let mut out = vec![0u8; json_escaped_len(s.as_bytes())];
+        let n = escape_json(s.as_bytes(), &mut out);
+        assert_eq!(n, out.len());
+        String::from_utf8(out).unwrap()
+    }
+
+    macro_rules! escapes {
+        ($($name:ident: $input:expr => $want:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                assert_eq!(escaped($input), $want);
+                // serde_json writes the same body between its quotes.
+                let serde = serde_json::to_string($input).unwrap();
+                assert_eq!(serde[1..serde.len() - 1], *$want);
+            }
+        )*};
+    }
+
+    escapes! {
+        plain: "netdata.system.cpu" => "netdata.system.cpu";
+        empty: "" => "";
+        quote_and_backslash: r#"a"b\c"# => r#"a\"b\\c"#;
+        short_escapes: "\n\r\t\u{8}\u{c}" => r"\n\r\t\b\f";
+        other_controls: "\u{0}x\u{1f}" => r"\u0000x\u001f";
+        del_and_utf8_stay: "\u{7f}é\u{2028}" => "\u{7f}é\u{2028}";
+        only_escapes: "\"\"" => r#"\"\""#;
+    }
+
+    #[test]
+    fn every_byte_agrees_with_serde_json() {
+        for b in 0u8..0x80 {
+            let s = String::from(char::from(b));
+            let serde = serde_json::to_string(&s).unwrap();
+            assert_eq!(escaped(&s), serde[1..serde.len() - 1], "byte {b:#x}");
+        }
+    }
+
+    #[test]
+    fn short_output_never_splits_an_escape() {
+        let src = b"ab\"c";
+        let mut out = [b'#'; 3];
+        assert_eq!(escape_json(src, &mut out), 2);
+        assert_eq!(&out, b"ab#");
+        let mut out = [b'#'; 1];
+        assert_eq!(escape_json(b"abc", &mut out), 1);
+        assert_eq!(escape_json(b"", &mut []), 0);
+    }
+
+    #[test]
+    fn byte_maps() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        for &b in &all {
+            let control = b < 0x20 || b == 0x7f;
+            assert_eq!(line_byte(b) == b'_', control || b == b'_');
+            assert_eq!(word_byte(b) == b'_', control || b == b' ' || b == b'_');
+            assert_eq!(
+                path_byte(b) == b'_',
+                control || b == b' ' || b == b';' || b == b'_'
+            );
+        }
+        assert_eq!(path_byte(b'-'), b'-');
+        assert_eq!(path_byte(b'.'), b'.');
+        assert_eq!(word_byte(b';'), b';');
+        assert_eq!(line_byte(b' '), b' ');
+        assert_eq!(line_byte(0xc3), 0xc3);
+    }
+}
+
+/// Records, hostile inputs and checks the format tests share.
+#[cfg(test)]
+pub(super) mod testkit {
+    extern crate std;
+    use super::super::{BufferFull, ChartMeta, DimensionMeta, HostMeta, Record, Value};
+    use crate::decimal::Decimal;
+    use std::boxed::Box;
+    use std::string::String;
+    use std::vec::Vec;
+    use std::{format, vec};
+
+    /// A formatter under test.
+    pub(crate) type WriteFn = fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>;
+    /// Its exact-length function.
+    pub(crate) type LenFn = fn(&Record<'_>) -> usize;
+
+    /// A stored value with seven decimals, from its 10^-7 units.
+    pub(crate) const fn stored(negative: bool, units: u128) -> Value {
+        Value::Stored(Decimal::from_units(negative, units))
+    }
+
+    /// The spec's chart `system.cpu`, dimension `user` on `myhost`, stored 2.3362763.
+    pub(crate) const fn system_cpu() -> Record<'static> {
+        Record {
+            host: HostMeta {
+                prefix: "netdata",
+                hostname: "myhost",
+                tags: "",
+            },
+            chart: ChartMeta {
+                id: "system.cpu",
+                name: "system.cpu",
+                family: "cpu",
+                context: "system.cpu",
+                chart_type: "system",
+                units: "percentage",
+            },
+            dimension: DimensionMeta {
+                id: "user",
+                name: "user",
+            },
+            names: true,
+            value: stored(false, 23_362_763),
+            timestamp: 1_609_459_180,
+        }
+    }
+
+    /// The spec's chart `disk_util.dm-0` named `disk_util.vg0-root`.
+    pub(crate) const fn disk_util() -> Record<'static> {
+        let mut r = system_cpu();
+        r.chart = ChartMeta {
+            id: "disk_util.dm-0",
+            name: "disk_util.vg0-root",
+            family: "vg0-root",
+            context: "disk.util",
+            chart_type: "disk_util",
+            units: "% of time working",
+        };
+        r.dimension = DimensionMeta {
+            id: "utilization",
+            name: "utilization",
+        };
+        r
+    }
+
+    /// The first metric of the anchors' synthetic population (`gateway-01`, `cpu.cpu0`,
+    /// `user`), stored.
+    pub(crate) const fn gateway() -> Record<'static> {
+        Record {
+            host: HostMeta {
+                prefix: "netdata",
+                hostname: "gateway-01",
+                tags: "",
+            },
+            chart: ChartMeta {
+                id: "cpu.cpu0",
+                name: "cpu.cpu0",
+                family: "utilization",
+                context: "cpu.cpu",
+                chart_type: "cpu",
+                units: "percentage",
+            },
+            dimension: DimensionMeta {
+                id: "user",
+                name: "user",
+            },
+            names: true,
+            value: stored(false, 444_540_436),
+            timestamp: 1_609_999_997,
+        }
+    }
+
+    /// A `'static` copy of `s` (tests only).
+    pub(crate) fn leak(s: String) -> &'static str {
+        Box::leak(s.into_boxed_str())
+    }
+
+    /// Every field at its limit, made of `unit` repeated, with the longest value and
+    /// timestamp texts.
+    pub(crate) fn maximal(unit: &str) -> Record<'static> {
+        use super::super::limits;
+        let fill = |n: usize| leak(unit.repeat(n / unit.len()));
+        Record {
+            host: HostMeta {
+                prefix: fill(limits::PREFIX),
+                hostname: fill(limits::HOSTNAME),
+                tags: fill(limits::TAGS),
+            },
+            chart: ChartMeta {
+                id: fill(limits::NAME),
+                name: fill(limits::NAME),
+                family: fill(limits::NAME),
+                context: fill(limits::NAME),
+                chart_type: fill(limits::NAME),
+                units: fill(limits::NAME),
+            },
+            dimension: DimensionMeta {
+                id: fill(limits::NAME),
+                name: fill(limits::NAME),
+            },
+            names: true,
+            value: stored(true, u128::MAX),
+            timestamp: i64::MIN,
+        }
+    }
+
+    /// Checks the all-or-nothing contract for `record` and returns its bytes: the
+    /// length agrees with `len` and stays within `max`, one byte too few changes
+    /// nothing, an exact buffer works, and a larger one is written only at its start.
+    pub(crate) fn check(write: WriteFn, len: LenFn, max: usize, record: &Record<'_>) -> Vec<u8> {
+        const SENTINEL: u8 = 0xa5;
+        let n = len(record);
+        assert!(n <= max, "{n} > {max}");
+        if n > 0 {
+            let mut short = vec![SENTINEL; n - 1];
+            assert_eq!(write(record, &mut short), Err(BufferFull));
+            assert!(
+                short.iter().all(|&b| b == SENTINEL),
+                "short buffer modified"
+            );
+        }
+        let mut exact = vec![SENTINEL; n];
+        assert_eq!(write(record, &mut exact), Ok(n));
+        let mut roomy = vec![SENTINEL; n + 16];
+        assert_eq!(write(record, &mut roomy), Ok(n));
+        assert_eq!(roomy[..n], exact[..]);
+        assert!(
+            roomy[n..].iter().all(|&b| b == SENTINEL),
+            "wrote past the record"
+        );
+        exact
+    }
+
+    /// Strings that try to break records: separators, quotes, controls, non-ASCII,
+    /// JSON look-alikes and strings far over every limit.
+    pub(crate) fn hostile_strings() -> Vec<&'static str> {
+        let mut v = vec![
+            "",
+            " ",
+            "a b",
+            "x\ny 1 2\nput evil 1 1 host=h",
+            "evil.metric 1 1\r\n",
+            "tab\there",
+            "semi;colon=1",
+            "quote\"back\\slash",
+            "\"}]{[",
+            "{\"k\":\"v\"}",
+            "{\"k\":\n\"v\"}",
+            "[1,2,\r3]",
+            "\"str\"",
+            "{not json",
+            "\u{0}\u{1}\u{1f}\u{7f}",
+            "é°C\u{2028}\u{feff}😀",
+            "=;=; ;",
+        ];
+        for unit in ["a", "\n", "\"", "é", "😀", "\u{1}", "ab\"", "{"] {
+            v.push(leak(unit.repeat(2000)));
+        }
+        v.push(leak(format!("{{\"a\":\"{}\"}}", "x".repeat(1100))));
+        v.push(leak(format!("{}{}", "[".repeat(100), "]".repeat(100))));
+        v
+    }
+
+    /// Records with one hostile string in one field each (every field, names and ids),
+    /// and with all fields hostile at once; plus random records.
+    pub(crate) fn hostile_records() -> Vec<Record<'static>> {
+        let mut out = Vec::new();
+        let strings = hostile_strings();
+        let fields: [fn(&mut Record<'static>, &'static str); 11] = [
+            |r, s| r.host.prefix = s,
+            |r, s| r.host.hostname = s,
+            |r, s| r.host.tags = s,
+            |r, s| r.chart.id = s,
+            |r, s| r.chart.name = s,
+            |r, s| r.chart.family = s,
+            |r, s| r.chart.context = s,
+            |r, s| r.chart.chart_type = s,
+            |r, s| r.chart.units = s,
+            |r, s| r.dimension.id = s,
+            |r, s| r.dimension.name = s,
+        ];
+        for &s in &strings {
+            for names in [true, false] {
+                for set in &fields {
+                    let mut r = system_cpu();
+                    r.names = names;
+                    set(&mut r, s);
+                    out.push(r);
+                }
+                let mut all = system_cpu();
+                all.names = names;
+                all.value = Value::Collected(i64::MIN);
+                for set in &fields {
+                    set(&mut all, s);
+                }
+                out.push(all);
+            }
+        }
+        let mut rng = Rng(0x5eed);
+        for _ in 0..300 {
+            let mut r = system_cpu();
+            for set in &fields {
+                let s = rng.string(40);
+                set(&mut r, s);
+            }
+            r.names = rng.next() & 1 == 0;
+            r.timestamp = rng.next() as i64;
+            r.value = if rng.next() & 1 == 0 {
+                Value::Collected(rng.next() as i64)
+            } else {
+                stored(rng.next() & 1 == 0, u128::from(rng.next()))
+            };
+            out.push(r);
+        }
+        out
+    }
+
+    /// splitmix64, for reproducible random inputs.
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        /// A string of up to `max` characters drawn mostly from JSON and line syntax.
+        pub(crate) fn string(&mut self, max: u64) -> &'static str {
+            const POOL: &[char] = &[
+                'a', 'Z', '0', '9', '.', '-', '_', ' ', '\t', '\n', '\r', ';', '=', '"', '\\', '{',
+                '}', '[', ']', ':', ',', '\u{0}', '\u{1f}', '\u{7f}', 'é', '😀', '\u{2028}', 't',
+                'r', 'u', 'e', 'n', 'l', '+', 'E',
+            ];
+            let n = self.next() % (max + 1);
+            let s: String = (0..n)
+                .map(|_| POOL[(self.next() % POOL.len() as u64) as usize])
+                .collect();
+            leak(s)
+        }
+    }
+}
