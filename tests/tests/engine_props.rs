@@ -96,6 +96,7 @@ const HTTP: HttpFraming<'static> = HttpFraming {
     separator: b",",
     body_close: b"]",
     max_body: 700,
+    snappy: false,
 };
 
 fn run(events: &[Event], http: bool, source: DataSource, buffer: usize, acks: bool) {

@@ -1004,3 +1004,25 @@ mod tests {
         assert!(!is_valid_label_name("é"));
     }
 }
+
+/// Remote write as a record format for the [engine](crate::engine): each record becomes
+/// one whole `TimeSeries` field, and a request body is the concatenation of such fields
+/// (which is exactly a serialised `WriteRequest`). The engine compresses each body with
+/// snappy when its framing asks for it ([`HttpFraming::remote_write`]).
+///
+/// [`HttpFraming::remote_write`]: crate::engine::HttpFraming::remote_write
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RemoteWriteFormat {
+    /// Stored (average or sum) or as-collected series.
+    pub kind: SeriesKind,
+    /// Naming options.
+    pub options: Options,
+}
+
+impl crate::engine::RecordFormat for RemoteWriteFormat {
+    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        let mut encoder = WriteRequestEncoder::new(out);
+        push_record(&mut encoder, record, self.kind, self.options)?;
+        Ok(encoder.finish())
+    }
+}
