@@ -7,7 +7,8 @@
 #   scripts/test.sh --list       print the job names
 #   BLESS=1 scripts/test.sh deps rewrite the dependency budget in scripts/deps/ (review the diff!)
 #
-# Jobs: fmt, clippy, test, doc, cross, deps, probe, bench, vectors (see the job_* functions).
+# Jobs: fmt, clippy, peers, test, doc, cross, deps, probe, bench, vectors (see the job_*
+# functions).
 # It stops at the first failing job and names it; the vectors job runs every file first.
 #
 # Warnings are errors everywhere, but not through a global RUSTFLAGS="-D warnings": RUSTFLAGS
@@ -27,7 +28,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_JOBS=(fmt clippy test doc cross deps probe bench vectors)
+ALL_JOBS=(fmt clippy peers test doc cross deps probe bench vectors)
 BARE_METAL_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
 PROBE_DIR=tests/no-alloc-probe
 VECTOR_DIR=tests/vectors/netdata
@@ -123,6 +124,22 @@ job_fmt() {
 job_clippy() {
     run cargo clippy "${LOCKED[@]}" --workspace --all-targets -- -D warnings
     run cargo clippy "${LOCKED[@]}" --workspace --all-targets --all-features -- -D warnings
+}
+
+# The real servers the integration tests run against (tests/src/peers/), installed by
+# scripts/peers.sh: CI runs as root on a fresh machine, so it installs them itself. Without
+# root nothing can be installed: the job says so and goes on, and the integration tests
+# then fail with "peer not installed: ..." instead of passing without their peers.
+job_peers() {
+    if [[ $(id -u) -eq 0 ]]; then
+        run scripts/peers.sh install
+    elif scripts/peers.sh check; then
+        printf 'peers: all installed (not root, nothing to do)\n'
+    else
+        printf 'peers: SKIPPED: not root, so the missing packages above cannot be installed.\n'
+        printf 'peers: the integration tests will fail with "peer not installed: ..." until\n'
+        printf 'peers: someone runs: sudo scripts/peers.sh install\n'
+    fi
 }
 
 # Debug and release: release runs without overflow checks and with the optimiser's view of

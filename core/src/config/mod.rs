@@ -3,7 +3,10 @@
 //! * [`ini`]: the line lexer (sections, `name = value`, comments), a building block for every
 //!   section backhaul reads;
 //! * [`value`]: strict booleans and integers;
-//! * [`BackendConfig`]: netdata's `[backend]` section, with netdata's defaults and aliases.
+//! * [`BackendConfig`]: netdata's `[backend]` section, with netdata's defaults and aliases;
+//! * [`DaemonConfig`]: the daemon's whole file: `[backend]`, the instance sections
+//!   `[TYPE:NAME]` ([`InstanceConfig`]) with their defaults in `[exporting:global]`,
+//!   `[global]` ([`GlobalConfig`]) and `[backhaul]` ([`WebConfig`]).
 //!
 //! Every problem is a [`ConfigError`]: the 1-based line, the option (when there is one), the
 //! offending value and a [`ConfigErrorKind`]. Its `Display` reads
@@ -14,10 +17,20 @@ use core::fmt;
 use crate::destination;
 
 mod backend;
+mod daemon;
+mod error;
+mod global;
 pub mod ini;
+mod instance;
+mod options;
 pub mod value;
 
 pub use backend::{BackendConfig, BackendType, DataSource};
+pub use daemon::{DaemonConfig, Instances, MAX_INSTANCES};
+pub use error::{DaemonErrorKind, WithFile};
+pub use global::{GlobalConfig, LogLevel, WebConfig};
+pub use instance::{HttpConfig, InstanceConfig, InstanceType, Secret, TlsConfig};
+pub use options::parse_byte_size;
 
 /// The result of reading configuration from a text that lives for `'a`.
 pub type Result<'a, T> = core::result::Result<T, ConfigError<'a>>;
@@ -62,11 +75,16 @@ pub enum ConfigErrorKind {
     BadRegion,
     /// The value is not an HTTP request path.
     BadUrlPath,
+    /// A problem in backhaul's own sections (see [`DaemonConfig`]).
+    Daemon(DaemonErrorKind),
 }
 
 impl ConfigErrorKind {
     /// Whether the message quotes the offending value.
     const fn quotes_value(self) -> bool {
+        if let Self::Daemon(kind) = self {
+            return kind.quotes_value();
+        }
         matches!(
             self,
             Self::NotABoolean
@@ -110,6 +128,7 @@ impl fmt::Display for ConfigErrorKind {
             Self::BadUrlPath => f.write_str(
                 "is not a URL path (it must start with '/' and hold only visible ASCII characters)",
             ),
+            Self::Daemon(kind) => kind.fmt(f),
         }
     }
 }

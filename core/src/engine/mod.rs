@@ -243,6 +243,7 @@ pub struct Engine<'a, F, B> {
     batches: [Batch; MAX_BATCHES],
     batch_count: usize,
     header_reserve: usize,
+    producing: bool,
 }
 
 impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
@@ -283,6 +284,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             batches: [Batch::default(); MAX_BATCHES],
             batch_count: 0,
             header_reserve,
+            producing: true,
         }
     }
 
@@ -297,6 +299,24 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
     #[must_use]
     pub const fn cursor(&self) -> i64 {
         self.span_after
+    }
+
+    /// Makes a new engine continue where another one (for the same data, e.g. before a
+    /// configuration reload) stopped formatting: its first span starts at `cursor` (see
+    /// [`cursor`](Self::cursor)) instead of at its creation time, so nothing between the
+    /// two is skipped. Has no effect once the engine has formatted anything, or if
+    /// `cursor` is not earlier than its own start.
+    pub fn resume_from(&mut self, cursor: i64) {
+        if self.counters.accepted == 0 && self.span_before.is_none() && cursor < self.span_after {
+            self.span_after = cursor;
+            self.first_span = false;
+        }
+    }
+
+    /// Stops formatting new spans; what is buffered is still sent. For shutting down
+    /// (deliver what is buffered, then exit) and for retiring an engine after a reload.
+    pub fn stop_producing(&mut self) {
+        self.producing = false;
     }
 
     /// Bytes in the send buffer (sent or not) not yet known to be delivered.
@@ -349,6 +369,11 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
     /// Formats due spans into the buffer until it is full, nothing is due, or the work
     /// bound of one call is reached.
     fn produce<S: Source + ?Sized>(&mut self, source: &S) {
+        if !self.producing {
+            self.work_pending = false;
+            self.close_open_batch();
+            return;
+        }
         if !self.has_unsent() && !self.awaiting_response() && self.buf.written == self.buf.acked {
             // Idle until now: a stall is measured from the moment there is work again.
             self.last_progress = self.now;
