@@ -5,6 +5,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![doc = include_str!("../README.md")]
 
+pub mod collect;
 pub mod config;
 pub mod decimal;
 pub mod destination;

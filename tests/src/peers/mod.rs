@@ -341,6 +341,9 @@ pub struct Server {
     log: PathBuf,
     started: Instant,
     ready_in: Option<Duration>,
+    program: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
     // Dropped after the child is killed (fields drop in declaration order, and `Drop`
     // kills first anyway).
     dir: TempDir,
@@ -376,8 +379,39 @@ impl Server {
             log,
             started: Instant::now(),
             ready_in: None,
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             dir,
         })
+    }
+
+    /// Starts the same program again, with the same arguments, ports and directory (its
+    /// data kept), after [`Server::stop`]; its output is appended to the same log.
+    ///
+    /// # Panics
+    /// When the program cannot be spawned.
+    pub fn respawn(&mut self) {
+        self.stop();
+        let out = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("the server log can be reopened");
+        let err = out.try_clone().expect("the log handle can be cloned");
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("the server respawns");
+        self.child = Some(child);
+        self.started = Instant::now();
     }
 
     /// Polls `ready` until it returns true, failing early if the process exits.

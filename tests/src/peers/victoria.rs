@@ -177,4 +177,19 @@ impl VictoriaMetrics {
     pub fn stop(&mut self) {
         self.server.stop();
     }
+
+    /// Starts the server again on the same ports with the same data, after [`stop`]
+    /// (a restart after a crash), and waits for `/health`.
+    ///
+    /// # Panics
+    /// With the server's log when it does not come back.
+    ///
+    /// [`stop`]: Self::stop
+    pub fn restart(&mut self) {
+        self.server.respawn();
+        let health = format!("http://{}/health", self.http);
+        if let Err(e) = self.server.wait_ready("/health", || http_ok(&health)) {
+            panic!("victoria-metrics did not restart: {e:?}");
+        }
+    }
 }

@@ -1,0 +1,653 @@
+//! The daemon: one mio event loop around collectors, chart rings, engines and sockets.
+//!
+//! Everything runs on one thread (helper threads only resolve host names). Each loop turn:
+//! collect when a collection tick is due, let every engine advance its schedule, carry out
+//! what the engines ask (connect, close, write), then sleep in `Poll::poll` until the
+//! earliest deadline or a socket event. A dead, slow or never-reading destination only
+//! ever costs its own engine a non-blocking `write` that returns `WouldBlock`.
+
+use std::io::{self, Write as _};
+use std::sync::{mpsc, Arc};
+
+use backhaul_core::config::DataSource;
+use backhaul_core::engine::{Action, Config, Counters, Engine, Framing};
+use backhaul_core::format::HostMeta;
+use backhaul_core::time::{Duration, Instant};
+use mio::{Events, Interest, Poll, Token, Waker};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::charts::ChartSet;
+use crate::clock;
+use crate::collectors::Collectors;
+use crate::net::{Link, LinkEvent, Resolved, Target};
+use crate::pull::PullServer;
+use crate::rusage;
+use crate::wire::Wire;
+
+const WAKER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const LISTENER: Token = Token(2);
+/// Destination `i` uses token `FIRST_DESTINATION + i`.
+const FIRST_DESTINATION: usize = 16;
+/// Pull-endpoint clients use tokens from here on.
+pub const FIRST_CLIENT: usize = 1 << 20;
+
+/// One destination's settings, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestinationSpec {
+    /// The instance name (`backend` for netdata's `[backend]` section).
+    pub name: String,
+    /// The wire format.
+    pub wire: Wire,
+    /// The destination list.
+    pub targets: Vec<Target>,
+    /// Metric prefix.
+    pub prefix: String,
+    /// Hostname on the wire.
+    pub hostname: String,
+    /// Host tags.
+    pub tags: String,
+    /// Average, sum or as collected.
+    pub data_source: DataSource,
+    /// Seconds between exports.
+    pub update_every: u32,
+    /// Send-buffer byte limit.
+    pub buffer_size: usize,
+    /// Connect / stall timeout.
+    pub timeout_ms: u64,
+    /// Names instead of ids.
+    pub names: bool,
+}
+
+/// What the daemon runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Ring entries per chart.
+    pub history: usize,
+    /// Seconds between collections.
+    pub collect_every: u32,
+    /// The hostname of this machine on the wire (default for destinations).
+    pub hostname: String,
+    /// Destinations.
+    pub destinations: Vec<DestinationSpec>,
+    /// `--print FORMAT`: also stream records to standard output.
+    pub print: Option<Wire>,
+    /// Where to serve `/api/v1/allmetrics`, if anywhere.
+    pub bind: Option<std::net::SocketAddr>,
+    /// Prefix, data source and names for the pull endpoint.
+    pub pull_prefix: String,
+    /// Data source of the pull endpoint.
+    pub pull_source: DataSource,
+    /// `update every` of the pull endpoint's first scrape window.
+    pub pull_update_every: u32,
+}
+
+type WireEngine = Engine<'static, Wire, Box<[u8]>>;
+
+/// Where an engine's bytes go.
+enum Sink {
+    Net(Link),
+    /// `--print`: standard output, always "connected".
+    Stdout,
+}
+
+struct Destination {
+    token: Token,
+    spec: DestinationSpec,
+    engine: WireEngine,
+    sink: Sink,
+    reported: Counters,
+    last_report: Instant,
+    chart_set_index: Option<usize>,
+}
+
+fn leak(s: &str) -> &'static str {
+    // Engines borrow their settings for their whole life; settings change only on a
+    // reload, so leaking a few strings then is the simplest sound way to give them
+    // `'static` lifetimes.
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
+fn engine_for(spec: &DestinationSpec, now: Instant, acks: bool) -> WireEngine {
+    let config = Config {
+        host: HostMeta {
+            prefix: leak(&spec.prefix),
+            hostname: leak(&spec.hostname),
+            tags: leak(&spec.tags),
+        },
+        names: spec.names,
+        data_source: spec.data_source,
+        update_every: spec.update_every,
+        destinations: spec.targets.len().max(1),
+        timeout: Duration::from_millis(spec.timeout_ms),
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(60),
+        transport_acks: acks,
+        framing: Framing::Stream,
+    };
+    Engine::new(
+        config,
+        spec.wire,
+        vec![0u8; spec.buffer_size].into_boxed_slice(),
+        now,
+    )
+}
+
+/// The running daemon.
+pub struct Daemon {
+    poll: Poll,
+    settings: Settings,
+    charts: ChartSet,
+    collectors: Collectors,
+    destinations: Vec<Destination>,
+    pull: Option<PullServer>,
+    signals: Signals,
+    waker: Arc<Waker>,
+    resolved_tx: mpsc::Sender<(Token, Resolved)>,
+    resolved_rx: mpsc::Receiver<(Token, Resolved)>,
+    next_collect: Instant,
+    stopping: Option<Instant>,
+    reload: bool,
+    next_token: usize,
+    /// Engines replaced by a reload, delivering what they had buffered, with a deadline.
+    retiring: Vec<(Destination, Instant)>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("destinations", &self.destinations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Logs one line to standard error.
+pub fn log(message: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "backhaul: {message}");
+}
+
+impl Daemon {
+    /// Sets everything up: the poll, signals, the pull endpoint, collectors and engines.
+    ///
+    /// # Errors
+    ///
+    /// The pull endpoint cannot bind, or the OS refuses a poll, waker or signal handler.
+    pub fn new(settings: Settings) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let pull = match settings.bind {
+            Some(addr) => Some(PullServer::bind(addr, poll.registry(), LISTENER)?),
+            None => None,
+        };
+        let mut charts = ChartSet::new(settings.history, settings.collect_every);
+        let collectors = Collectors::new(&mut charts);
+        let (resolved_tx, resolved_rx) = mpsc::channel();
+        let now = clock::now();
+        let mut daemon = Self {
+            poll,
+            settings: settings.clone(),
+            charts,
+            collectors,
+            destinations: Vec::new(),
+            pull,
+            signals,
+            waker,
+            resolved_tx,
+            resolved_rx,
+            next_collect: now,
+            stopping: None,
+            reload: false,
+            next_token: FIRST_DESTINATION,
+            retiring: Vec::new(),
+        };
+        for spec in &settings.destinations {
+            daemon.add_destination(spec.clone(), now);
+        }
+        if let Some(wire) = settings.print {
+            let spec = DestinationSpec {
+                name: "stdout".to_owned(),
+                wire,
+                targets: Vec::new(),
+                prefix: settings.pull_prefix.clone(),
+                hostname: settings.hostname.clone(),
+                tags: String::new(),
+                data_source: settings.pull_source,
+                update_every: settings.collect_every.max(1),
+                buffer_size: 1 << 20,
+                timeout_ms: 60_000,
+                names: true,
+            };
+            let engine = engine_for(&spec, now, false);
+            daemon.destinations.push(Destination {
+                token: Token(usize::MAX),
+                spec,
+                engine,
+                sink: Sink::Stdout,
+                reported: Counters::default(),
+                last_report: now,
+                chart_set_index: None,
+            });
+        }
+        Ok(daemon)
+    }
+
+    fn add_destination(&mut self, spec: DestinationSpec, now: Instant) -> usize {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let link = Link::new(
+            spec.targets.clone(),
+            token,
+            Arc::clone(&self.waker),
+            self.resolved_tx.clone(),
+        );
+        let engine = engine_for(&spec, now, true);
+        let chart_set_index = Some(
+            self.charts
+                .add_backend_charts_every(&spec.name, spec.update_every),
+        );
+        self.destinations.push(Destination {
+            token,
+            spec,
+            engine,
+            sink: Sink::Net(link),
+            reported: Counters::default(),
+            last_report: now,
+            chart_set_index,
+        });
+        self.destinations.len() - 1
+    }
+
+    fn index_of(&self, token: Token) -> Option<usize> {
+        self.destinations.iter().position(|d| d.token == token)
+    }
+
+    /// A one-line summary for the start-up message.
+    pub fn status_line(&self) -> String {
+        let mut line = format!(
+            "collecting {} charts ({} metrics) every {} s",
+            self.charts.chart_count(),
+            self.charts.metric_count_total(),
+            self.settings.collect_every
+        );
+        if let Some(pull) = &self.pull {
+            line.push_str(&format!(
+                "; serving http://{}/api/v1/allmetrics?format=prometheus",
+                pull.local_addr()
+            ));
+        }
+        let names: Vec<String> = self
+            .destinations
+            .iter()
+            .filter(|d| matches!(d.sink, Sink::Net(_)))
+            .map(|d| {
+                let first = d.spec.targets.first().map_or("", |t| t.text.as_str());
+                format!("{} ({} to {first})", d.spec.name, d.spec.wire.as_str())
+            })
+            .collect();
+        if names.is_empty() {
+            line.push_str("; no destinations");
+        } else {
+            line.push_str(&format!("; exporting to {}", names.join(", ")));
+        }
+        line
+    }
+
+    /// The address the pull endpoint listens on, if any.
+    pub fn pull_addr(&self) -> Option<std::net::SocketAddr> {
+        self.pull.as_ref().map(PullServer::local_addr)
+    }
+
+    /// Runs until SIGTERM or SIGINT, then tries to deliver what is buffered within each
+    /// destination's timeout. Returns `true` when SIGHUP asked for a reload (the caller
+    /// re-reads the configuration and calls [`Daemon::reload`]).
+    ///
+    /// # Errors
+    ///
+    /// `Poll::poll` fails for a reason other than an interrupted call.
+    pub fn run(&mut self) -> io::Result<bool> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = clock::now();
+            if self.stopping.is_none() && now >= self.next_collect {
+                self.collect(now);
+            }
+            for i in 0..self.destinations.len() {
+                self.pump(i, now);
+            }
+            self.pump_retiring(now);
+            if self.reload {
+                self.reload = false;
+                return Ok(true);
+            }
+            if let Some(deadline) = self.stopping {
+                let drained = self
+                    .destinations
+                    .iter()
+                    .all(|d| d.engine.buffered_bytes() == 0 || !d.engine.is_connected());
+                if drained || now >= deadline {
+                    self.report_shutdown();
+                    return Ok(false);
+                }
+            }
+            let mut deadline = if self.stopping.is_some() {
+                now.saturating_add(Duration::from_millis(50))
+            } else {
+                self.next_collect
+            };
+            for d in &self.destinations {
+                if let Some(t) = d.engine.poll_timeout() {
+                    deadline = deadline.min(t);
+                }
+            }
+            match self
+                .poll
+                .poll(&mut events, Some(clock::until(deadline, now)))
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = clock::now();
+            for event in &events {
+                match event.token() {
+                    WAKER => self.drain_resolved(now),
+                    SIGNALS => self.handle_signals(now),
+                    LISTENER => {
+                        if let Some(pull) = &mut self.pull {
+                            pull.accept(self.poll.registry());
+                        }
+                    }
+                    Token(t) if t >= FIRST_CLIENT => {
+                        if let Some(pull) = &mut self.pull {
+                            pull.client_ready(
+                                self.poll.registry(),
+                                Token(t),
+                                &self.charts,
+                                &self.settings,
+                                now,
+                            );
+                        }
+                    }
+                    token => self.destination_ready(token, now),
+                }
+            }
+        }
+    }
+
+    fn collect(&mut self, now: Instant) {
+        for message in self.collectors.collect(&mut self.charts, now.as_micros()) {
+            log(message);
+        }
+        let (user, system) = rusage::thread_cpu_us();
+        for d in &mut self.destinations {
+            let Some(set) = d.chart_set_index else {
+                continue;
+            };
+            let every = Duration::from_secs(u64::from(d.spec.update_every.max(1)));
+            if now.saturating_duration_since(d.last_report) >= every {
+                let counters = *d.engine.counters();
+                self.charts.update_backend_charts(
+                    set,
+                    &d.reported,
+                    &counters,
+                    d.engine.buffered_bytes(),
+                    user,
+                    system,
+                    now.as_micros(),
+                );
+                d.reported = counters;
+                d.last_report = now;
+            }
+        }
+        let step = Duration::from_secs(u64::from(self.settings.collect_every.max(1)));
+        self.next_collect = now.next_multiple_of(step);
+    }
+
+    /// Carries out what engine `i` wants: connects, closes, writes; reports acks.
+    fn pump(&mut self, i: usize, now: Instant) {
+        let registry = self.poll.registry();
+        pump_one(registry, &mut self.destinations[i], &self.charts, now);
+    }
+
+    fn pump_retiring(&mut self, now: Instant) {
+        let registry = self.poll.registry();
+        for (d, _) in &mut self.retiring {
+            pump_one(registry, d, &self.charts, now);
+        }
+        self.retiring.retain_mut(|(d, deadline)| {
+            let done = d.engine.buffered_bytes() == 0 || now >= *deadline;
+            if done {
+                if d.engine.counters().buffered > 0 {
+                    log(format!(
+                        "{}: the replaced configuration's last {} records could not be delivered in time",
+                        d.spec.name,
+                        d.engine.counters().buffered
+                    ));
+                }
+                if let Sink::Net(link) = &mut d.sink {
+                    let _ = link.close(registry);
+                }
+            }
+            !done
+        });
+    }
+
+    fn destination_ready(&mut self, token: Token, now: Instant) {
+        let registry = self.poll.registry();
+        if let Some(r) = self.retiring.iter_mut().position(|(d, _)| d.token == token) {
+            let (d, _) = &mut self.retiring[r];
+            if let Sink::Net(link) = &mut d.sink {
+                let mut received = 0;
+                let event = link.ready(registry, &mut received);
+                apply(&d.spec.name, link, &mut d.engine, event, now);
+            }
+            return;
+        }
+        let Some(i) = self.index_of(token) else {
+            return;
+        };
+        let d = &mut self.destinations[i];
+        if let Sink::Net(link) = &mut d.sink {
+            let mut received = 0;
+            let event = link.ready(registry, &mut received);
+            if received > 0 {
+                d.engine.handle_received(now, received);
+            }
+            apply(&d.spec.name, link, &mut d.engine, event, now);
+        }
+        self.pump(i, now);
+    }
+
+    fn drain_resolved(&mut self, now: Instant) {
+        let registry = self.poll.registry();
+        while let Ok((token, resolved)) = self.resolved_rx.try_recv() {
+            let retiring = self.retiring.iter_mut().map(|(d, _)| d);
+            if let Some(d) = self
+                .destinations
+                .iter_mut()
+                .chain(retiring)
+                .find(|d| d.token == token)
+            {
+                if let Sink::Net(link) = &mut d.sink {
+                    let event = link.resolved(registry, resolved);
+                    apply(&d.spec.name, link, &mut d.engine, event, now);
+                }
+            }
+        }
+    }
+
+    fn handle_signals(&mut self, now: Instant) {
+        for signal in self.signals.pending() {
+            match signal {
+                SIGHUP => self.reload = true,
+                SIGTERM | SIGINT if self.stopping.is_none() => {
+                    let longest = self
+                        .destinations
+                        .iter()
+                        .map(|d| d.spec.timeout_ms)
+                        .max()
+                        .unwrap_or(0);
+                    log(format!(
+                        "stopping: delivering what is buffered (at most {longest} ms)"
+                    ));
+                    self.stopping = Some(now.saturating_add(Duration::from_millis(longest)));
+                    for d in &mut self.destinations {
+                        d.engine.stop_producing();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn report_shutdown(&self) {
+        for d in &self.destinations {
+            let c = d.engine.counters();
+            if c.buffered > 0 {
+                log(format!(
+                    "{}: {} records still buffered at exit ({} bytes) were not delivered",
+                    d.spec.name,
+                    c.buffered,
+                    d.engine.buffered_bytes()
+                ));
+            }
+            if matches!(d.sink, Sink::Net(_)) {
+                log(format!(
+                    "{}: {} records delivered, {} lost",
+                    d.spec.name, c.delivered, c.lost
+                ));
+            }
+        }
+    }
+
+    /// Applies a new configuration after SIGHUP. Destinations whose settings did not
+    /// change keep their engine (progress, buffer and connection). A changed one gets a
+    /// new engine that resumes exactly where the old one had formatted up to, and the old
+    /// engine keeps its connection until it has delivered what it buffered (at most its
+    /// timeout), so no span is skipped and nothing buffered is dropped.
+    pub fn reload(&mut self, settings: Settings) {
+        let now = clock::now();
+        let old = std::mem::take(&mut self.destinations);
+        let mut stdout = None;
+        let mut unmatched = Vec::new();
+        let mut kept: Vec<Destination> = Vec::new();
+        for d in old {
+            if matches!(d.sink, Sink::Stdout) {
+                stdout = Some(d);
+            } else if settings.destinations.contains(&d.spec) {
+                kept.push(d);
+            } else {
+                unmatched.push(d);
+            }
+        }
+        for spec in &settings.destinations {
+            if let Some(pos) = kept.iter().position(|d| d.spec == *spec) {
+                self.destinations.push(kept.remove(pos));
+                continue;
+            }
+            let i = self.add_destination(spec.clone(), now);
+            // The same instance name before the reload: continue its progress.
+            if let Some(pos) = unmatched.iter().position(|d| d.spec.name == spec.name) {
+                let mut previous = unmatched.remove(pos);
+                self.destinations[i]
+                    .engine
+                    .resume_from(previous.engine.cursor());
+                previous.engine.stop_producing();
+                let deadline = now.saturating_add(Duration::from_millis(previous.spec.timeout_ms));
+                self.retiring.push((previous, deadline));
+            }
+        }
+        for mut d in unmatched {
+            // Removed from the configuration: deliver what it has, then go.
+            d.engine.stop_producing();
+            let deadline = now.saturating_add(Duration::from_millis(d.spec.timeout_ms));
+            self.retiring.push((d, deadline));
+        }
+        if let Some(d) = stdout {
+            self.destinations.push(d);
+        }
+        self.settings = settings;
+        log(format!("configuration reloaded: {}", self.status_line()));
+    }
+}
+
+fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, now: Instant) {
+    d.engine.handle_timeout(now, charts);
+    while let Some(action) = d.engine.poll_action(now) {
+        match (&mut d.sink, action) {
+            (Sink::Stdout, Action::Connect { .. }) => d.engine.handle_connected(now),
+            (Sink::Stdout, Action::Disconnect) => d.engine.handle_disconnected(now, None),
+            (Sink::Net(link), Action::Connect { destination }) => {
+                let event = link.connect(registry, destination);
+                apply(&d.spec.name, link, &mut d.engine, event, now);
+            }
+            (Sink::Net(link), Action::Disconnect) => {
+                let unacked = link.close(registry);
+                log(format!(
+                    "{}: closing the connection to {} (timed out or stalled)",
+                    d.spec.name,
+                    link.current().map_or("?", |t| t.text.as_str())
+                ));
+                d.engine
+                    .handle_disconnected(now, unacked.or(Some(usize::MAX)));
+            }
+        }
+    }
+    while let Some(bytes) = d.engine.poll_transmit(now, charts) {
+        let written = match &mut d.sink {
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                match out.write_all(bytes).and_then(|()| out.flush()) {
+                    Ok(()) => Ok(bytes.len()),
+                    Err(e) => {
+                        log(format!("standard output: {e}"));
+                        Ok(0)
+                    }
+                }
+            }
+            Sink::Net(link) => link.write(bytes),
+        };
+        match written {
+            Ok(0) => break,
+            Ok(n) => d.engine.handle_written(now, n),
+            Err(event) => {
+                if let Sink::Net(link) = &mut d.sink {
+                    let _ = link.close(registry);
+                    apply(&d.spec.name, link, &mut d.engine, event, now);
+                }
+                break;
+            }
+        }
+    }
+    if let Sink::Net(link) = &d.sink {
+        if let Some(outstanding) = link.unacknowledged() {
+            d.engine.handle_unacknowledged(now, outstanding);
+        }
+    }
+}
+
+fn apply(name: &str, link: &Link, engine: &mut WireEngine, event: LinkEvent, now: Instant) {
+    let target = link.current().map_or("?", |t| t.text.as_str());
+    match event {
+        LinkEvent::None => {}
+        LinkEvent::Connected => {
+            log(format!("{name}: connected to {target}"));
+            engine.handle_connected(now);
+        }
+        LinkEvent::ConnectFailed(why) => {
+            log(format!("{name}: cannot connect to {target}: {why}"));
+            engine.handle_connect_failed(now);
+        }
+        LinkEvent::Disconnected {
+            unacknowledged,
+            reason,
+        } => {
+            log(format!("{name}: connection to {target} lost: {reason}"));
+            engine.handle_disconnected(now, unacknowledged);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The Linux shell of backhaul: the `backhaul` daemon's parts, around the sans-I/O core.
+//!
+//! * [`collectors`] read `/proc` into the rings of [`charts`];
+//! * [`daemon`] runs one mio event loop: collection ticks, one engine per destination,
+//!   non-blocking connections ([`net`]), the pull endpoint ([`pull`]) and signals.
+
+pub mod charts;
+pub mod clock;
+pub mod collectors;
+pub mod daemon;
+pub mod net;
+pub mod pull;
+pub mod rusage;
+pub mod settings;
+pub mod wire;

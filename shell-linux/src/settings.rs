@@ -1,0 +1,222 @@
+//! From a configuration file and the command line to the daemon's [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use backhaul_core::config::{DaemonConfig, DataSource, InstanceType};
+
+use crate::daemon::{DestinationSpec, Settings};
+use crate::net::Target;
+use crate::wire::Wire;
+
+/// What the command line sets, over the configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--print FORMAT`.
+    pub print: Option<Wire>,
+    /// `--bind ADDR` (`Some(None)` for `--bind none`).
+    pub bind: Option<Option<SocketAddr>>,
+    /// `--history N`.
+    pub history: Option<usize>,
+    /// `--hostname NAME`.
+    pub hostname: Option<String>,
+}
+
+/// The default pull-endpoint address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:19999";
+
+/// This machine's host name (`/proc/sys/kernel/hostname`), or `localhost`.
+pub fn machine_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let text = String::from_utf8_lossy(e.as_bytes());
+        let upto = e.utf8_error().valid_up_to();
+        let line = text[..upto.min(text.len())].matches('\n').count() + 1;
+        format!("{}:{line}: the file is not valid UTF-8", path.display())
+    })
+}
+
+/// Checks a configuration file as `--check-config` does: `Ok` with a summary, or the
+/// first error as `FILE:LINE: option: what is wrong`.
+///
+/// # Errors
+///
+/// The file cannot be read, is not UTF-8, or is not a valid configuration.
+pub fn check_file(path: &Path) -> Result<String, String> {
+    let text = read(path)?;
+    let parsed = parse(&text, path, &machine_hostname())?;
+    Ok(format!("{} destination(s)", parsed.destinations.len()))
+}
+
+fn wire_of(t: InstanceType) -> Option<Wire> {
+    match t {
+        InstanceType::Graphite => Some(Wire::Graphite),
+        InstanceType::OpenTsdb => Some(Wire::OpenTsdb),
+        InstanceType::Json => Some(Wire::Json),
+        _ => None,
+    }
+}
+
+/// What a configuration file contributes to the settings.
+struct Parsed {
+    destinations: Vec<DestinationSpec>,
+    hostname: Option<String>,
+    history: usize,
+    collect_every: u32,
+    bind: Option<SocketAddr>,
+    pull_prefix: String,
+    pull_source: DataSource,
+    pull_update_every: u32,
+}
+
+fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
+    let file = path.display().to_string();
+    let config = DaemonConfig::parse(text).map_err(|e| e.display_with_file(&file).to_string())?;
+    let global = config.global();
+    let hostname = global.hostname.unwrap_or(machine);
+    let mut destinations = Vec::new();
+    for instance in config.instances() {
+        let section = if instance.name == "backend" {
+            "[backend]".to_owned()
+        } else {
+            format!("[{}:{}]", instance.instance_type.as_str(), instance.name)
+        };
+        let wire = wire_of(instance.instance_type).ok_or_else(|| {
+            format!(
+                "{file}:{}: {section}: type {} is not supported by this build yet (graphite, opentsdb and json are)",
+                instance.line,
+                instance.instance_type.as_str()
+            )
+        })?;
+        let mut targets = Vec::new();
+        if let Some(list) = instance.destinations() {
+            for item in list {
+                let item = item
+                    .map_err(|e| format!("{file}:{}: {section} destination: {e}", instance.line))?;
+                targets.push(Target::from_destination(&item).map_err(|e| {
+                    format!("{file}:{}: {section} destination: {e}", instance.line)
+                })?);
+            }
+        }
+        if targets.is_empty() {
+            return Err(format!(
+                "{file}:{}: {section}: no destination",
+                instance.line
+            ));
+        }
+        destinations.push(DestinationSpec {
+            name: instance.name.to_owned(),
+            wire,
+            targets,
+            prefix: instance.prefix.to_owned(),
+            hostname: instance.hostname.unwrap_or(hostname).to_owned(),
+            tags: instance.host_tags.to_owned(),
+            data_source: instance.data_source,
+            update_every: instance.update_every,
+            buffer_size: instance.buffer_size as usize,
+            timeout_ms: instance.timeout_ms,
+            names: instance.send_names_instead_of_ids,
+        });
+    }
+    let backend = config.backend();
+    Ok(Parsed {
+        destinations,
+        hostname: global.hostname.map(str::to_owned),
+        history: global.history as usize,
+        collect_every: global.update_every,
+        bind: config.web().bind_to,
+        pull_prefix: backend.prefix.to_owned(),
+        pull_source: backend.data_source,
+        pull_update_every: backend.update_every,
+    })
+}
+
+/// Builds the daemon's settings: defaults, then the configuration file, then the command
+/// line.
+///
+/// # Errors
+///
+/// The configuration file cannot be read or is invalid (the message names the file, the
+/// line and the option).
+pub fn load(overrides: &Overrides) -> Result<Settings, String> {
+    let machine = machine_hostname();
+    let parsed = match &overrides.config {
+        Some(path) => Some(parse(&read(path)?, path, &machine)?),
+        None => None,
+    };
+    let default_bind: SocketAddr = DEFAULT_BIND.parse().expect("a valid address");
+    let hostname = overrides
+        .hostname
+        .clone()
+        .or_else(|| parsed.as_ref().and_then(|p| p.hostname.clone()))
+        .unwrap_or(machine);
+    let mut settings = Settings {
+        history: 3600,
+        collect_every: 1,
+        hostname: hostname.clone(),
+        destinations: Vec::new(),
+        print: overrides.print,
+        bind: Some(default_bind),
+        pull_prefix: "netdata".to_owned(),
+        pull_source: DataSource::Average,
+        pull_update_every: 10,
+    };
+    if let Some(p) = parsed {
+        settings.history = p.history;
+        settings.collect_every = p.collect_every;
+        settings.bind = p.bind;
+        settings.pull_prefix = p.pull_prefix;
+        settings.pull_source = p.pull_source;
+        settings.pull_update_every = p.pull_update_every;
+        settings.destinations = p.destinations;
+        if let Some(h) = &overrides.hostname {
+            for d in &mut settings.destinations {
+                d.hostname.clone_from(h);
+            }
+        }
+    }
+    if let Some(history) = overrides.history {
+        settings.history = history;
+    }
+    if let Some(bind) = overrides.bind {
+        settings.bind = bind;
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_file_line_and_option() {
+        let text = "[backend]\n    enabled = yes\n    update every = 0\n";
+        let err = parse(text, Path::new("x.conf"), "h").err().unwrap();
+        assert!(err.starts_with("x.conf:3: update every: "), "{err}");
+    }
+
+    #[test]
+    fn the_backend_section_becomes_a_destination() {
+        let text =
+            "[backend]\n enabled = yes\n destination = 127.0.0.1:2003 localhost\n prefix = p\n";
+        let specs = parse(text, Path::new("x.conf"), "h")
+            .ok()
+            .unwrap()
+            .destinations;
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].targets.len(), 2);
+        assert_eq!(specs[0].prefix, "p");
+        assert_eq!(specs[0].hostname, "h");
+        assert_eq!(specs[0].wire, Wire::Graphite);
+    }
+}
