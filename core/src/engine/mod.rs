@@ -444,6 +444,11 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         let after = self.span_after;
         let value = match self.reduce() {
             Some(how) => {
+                if !has_new_point(m, after, before) {
+                    // The chart stored no point in this span (its interval is longer than
+                    // the export interval): netdata would send its last point again.
+                    return None;
+                }
                 if expired(m, after, before) {
                     // Some of the span's points were overwritten before it could be
                     // exported: an average over the rest would be a different number.
@@ -1040,6 +1045,17 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SendBuffer<B> {
             b.end -= shift;
         }
     }
+}
+
+/// Whether the aligned window of the span `(after, before]` contains a point that the
+/// previous span's window did not: its aligned start is not after its aligned end.
+fn has_new_point(m: &Metric<'_>, after: i64, before: i64) -> bool {
+    let u = i64::from(m.ring.update_every().max(1));
+    let aligned = |t: i64| {
+        let t = t.saturating_sub(2 * u);
+        t - t % u
+    };
+    aligned(after) <= aligned(before).saturating_sub(u)
 }
 
 /// Whether some of a metric's points for the span `(after, before]` existed once but

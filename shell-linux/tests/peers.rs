@@ -1,0 +1,348 @@
+//! The real `backhaul` binary against real databases on loopback: VictoriaMetrics
+//! (Graphite and OpenTSDB telnet), graphite carbon-cache with whisper, and InfluxDB 1.x
+//! (Graphite and OpenTSDB inputs). Every test runs the daemon with `--print graphite`
+//! next to its destinations: the printed lines are exactly the records the engines
+//! format (same spans, same windows), so each test reads the points back from the
+//! servers and compares names, timestamps and values with them.
+//!
+//! The servers come from `scripts/peers.sh install` (the test command runs it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use backhaul_tests::peers::{self, influx, Carbon, Influx, Point, VictoriaMetrics};
+
+const HOST: &str = "it-host";
+
+/// A running daemon: its printed records and its log, collected by threads.
+struct Backhaul {
+    child: Child,
+    printed: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: std::path::PathBuf,
+}
+
+impl Backhaul {
+    fn start(config: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "backhaul-it-{}-{}",
+            std::process::id(),
+            peers::free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("backhaul.conf");
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backhaul"))
+            .args(["--config", path.to_str().unwrap(), "--bind", "none"])
+            .args(["--print", "graphite", "--hostname", HOST])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("backhaul starts");
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let p = Arc::clone(&printed);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                p.lock().unwrap().push(line);
+            }
+        });
+        let l = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            printed,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit (it delivers what is buffered first).
+    fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert_eq!(status.code(), Some(0), "log:\n{}", self.log());
+                std::thread::sleep(Duration::from_millis(200)); // let the readers finish
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("backhaul did not exit after SIGTERM; log:\n{}", self.log());
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The printed records, as (metric, timestamp) → value text.
+    fn records(&self) -> BTreeMap<(String, i64), String> {
+        let mut map = BTreeMap::new();
+        for line in self.printed.lock().unwrap().iter() {
+            let mut parts = line.split(' ');
+            let (Some(name), Some(value), Some(ts)) = (parts.next(), parts.next(), parts.next())
+            else {
+                panic!("malformed printed line {line:?}");
+            };
+            let ts: i64 = ts.parse().unwrap();
+            let old = map.insert((name.to_owned(), ts), value.to_owned());
+            assert!(old.is_none(), "printed twice: {line}");
+        }
+        map
+    }
+
+    /// "NAME: N records delivered, M lost" from the shutdown log.
+    fn delivered(&self, name: &str) -> (u64, u64) {
+        let log = self.log();
+        let line = log
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("backhaul: {name}: ")) && l.contains(" records delivered")
+            })
+            .unwrap_or_else(|| panic!("no delivery report for {name} in:\n{log}"));
+        let words: Vec<&str> = line.split(' ').collect();
+        let n = words.iter().position(|w| *w == "records").unwrap();
+        (words[n - 1].parse().unwrap(), words[n + 2].parse().unwrap())
+    }
+
+    fn wait_printed(&self, at_least: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.printed.lock().unwrap().len() >= at_least {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "fewer than {at_least} records printed; log:\n{}",
+            self.log()
+        );
+    }
+}
+
+impl Drop for Backhaul {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn instance(kind: &str, name: &str, destination: &str) -> String {
+    format!(
+        "[{kind}:{name}]\n    destination = {destination}\n    update every = 1\n    data source = average\n    timeout ms = 3000\n\n"
+    )
+}
+
+/// The printed records converted to what a server stores: graphite names as printed;
+/// OpenTSDB names without the hostname component (it becomes the `host` tag).
+fn expected(
+    records: &BTreeMap<(String, i64), String>,
+    opentsdb: bool,
+) -> BTreeMap<(String, i64), f64> {
+    records
+        .iter()
+        .map(|((name, ts), value)| {
+            let name = if opentsdb {
+                name.replacen(&format!(".{HOST}."), ".", 1)
+            } else {
+                name.clone()
+            };
+            ((name, *ts), value.parse::<f64>().unwrap())
+        })
+        .collect()
+}
+
+fn stored(points: &[Point]) -> BTreeMap<(String, i64), f64> {
+    let mut map = BTreeMap::new();
+    for p in points {
+        if let Some(host) = p.labels.get("host") {
+            assert_eq!(host, HOST, "{p}");
+        }
+        map.insert((p.name.clone(), p.timestamp_s()), p.value_f64());
+    }
+    map
+}
+
+/// Every expected point is stored with exactly its value, and nothing else is stored.
+fn assert_same(
+    server: &str,
+    got: &BTreeMap<(String, i64), f64>,
+    want: &BTreeMap<(String, i64), f64>,
+) {
+    let missing: Vec<_> = want
+        .keys()
+        .filter(|k| !got.contains_key(k))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{server}: {} points missing, e.g. {missing:?}",
+        want.keys().filter(|k| !got.contains_key(k)).count()
+    );
+    let extra: Vec<_> = got
+        .keys()
+        .filter(|k| !want.contains_key(k))
+        .take(5)
+        .collect();
+    assert!(extra.is_empty(), "{server}: unexpected points {extra:?}");
+    for (k, v) in want {
+        assert_eq!(got[k].to_bits(), v.to_bits(), "{server}: value of {k:?}");
+    }
+}
+
+#[test]
+fn graphite_and_opentsdb_reach_victoria_metrics_carbon_and_influxdb() {
+    let vm = VictoriaMetrics::start();
+    let carbon = Carbon::start();
+    let influx = Influx::start();
+    let config = [
+        instance("graphite", "vm", &vm.graphite.to_string()),
+        instance("graphite", "carbon", &carbon.line.to_string()),
+        instance("graphite", "influx", &influx.graphite.to_string()),
+        instance("opentsdb", "vm_tsdb", &vm.opentsdb.to_string()),
+        instance("opentsdb", "influx_tsdb", &influx.opentsdb.to_string()),
+    ]
+    .concat();
+    let mut backhaul = Backhaul::start(&config);
+    backhaul.wait_printed(40, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(4));
+    backhaul.stop();
+    let records = backhaul.records();
+    assert!(records.len() >= 40, "{}", records.len());
+    let graphite = expected(&records, false);
+    let tsdb = expected(&records, true);
+
+    // Every destination delivered every record, and lost none.
+    for name in ["vm", "carbon", "influx", "vm_tsdb", "influx_tsdb"] {
+        assert_eq!(
+            backhaul.delivered(name),
+            (records.len() as u64, 0),
+            "{name}"
+        );
+    }
+
+    let vm_graphite: Vec<Point> = vm
+        .wait_for(
+            &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+            graphite.len(),
+        )
+        .into_iter()
+        .collect();
+    assert_same("VictoriaMetrics graphite", &stored(&vm_graphite), &graphite);
+    let vm_tsdb = vm.wait_for(
+        &format!(r#"{{__name__=~"netdata\\..*",host="{HOST}"}}"#),
+        tsdb.len(),
+    );
+    assert_same("VictoriaMetrics opentsdb", &stored(&vm_tsdb), &tsdb);
+
+    let influx_graphite = influx.wait_for(influx::GRAPHITE_DB, graphite.len());
+    assert_same("InfluxDB graphite", &stored(&influx_graphite), &graphite);
+    let influx_tsdb = influx.wait_for(influx::OPENTSDB_DB, tsdb.len());
+    assert_same("InfluxDB opentsdb", &stored(&influx_tsdb), &tsdb);
+
+    let (from, until) = (
+        records.keys().map(|k| k.1).min().unwrap() - 1,
+        records.keys().map(|k| k.1).max().unwrap() + 1,
+    );
+    let metrics: BTreeSet<&String> = graphite.keys().map(|k| &k.0).collect();
+    let mut whisper = Vec::new();
+    for metric in metrics {
+        let want = graphite.keys().filter(|k| &k.0 == metric).count();
+        whisper.extend(carbon.wait_for(metric, from, until, want));
+    }
+    assert_same("carbon/whisper", &stored(&whisper), &graphite);
+}
+
+#[test]
+fn a_server_that_starts_late_gets_everything_from_the_ring() {
+    let mut vm = VictoriaMetrics::start();
+    vm.stop(); // its ports are known; nothing listens yet
+    let mut backhaul = Backhaul::start(&instance("graphite", "late", &vm.graphite.to_string()));
+    backhaul.wait_printed(30, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    vm.restart();
+    std::thread::sleep(Duration::from_secs(4));
+    backhaul.stop();
+    let records = expected(&backhaul.records(), false);
+    assert_eq!(backhaul.delivered("late"), (records.len() as u64, 0));
+    let got = vm.wait_for(
+        &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+        records.len(),
+    );
+    assert_same("VictoriaMetrics", &stored(&got), &records);
+    assert!(
+        backhaul.log().contains("late: cannot connect to"),
+        "{}",
+        backhaul.log()
+    );
+}
+
+#[test]
+fn a_server_restarted_mid_run_loses_nothing() {
+    let mut vm = VictoriaMetrics::start();
+    let mut backhaul = Backhaul::start(&instance("graphite", "restart", &vm.graphite.to_string()));
+    backhaul.wait_printed(30, Duration::from_secs(20));
+    // A graceful stop (SIGTERM: the server processes what it has received), an outage
+    // of several export intervals, then the same server again.
+    let pid = vm.server().pid().unwrap().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(5));
+    vm.restart();
+    std::thread::sleep(Duration::from_secs(5));
+    backhaul.stop();
+    let records = expected(&backhaul.records(), false);
+    let (delivered, lost) = backhaul.delivered("restart");
+    assert_eq!((delivered, lost), (records.len() as u64, 0));
+    let got = vm.wait_for(
+        &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+        records.len(),
+    );
+    assert_same("VictoriaMetrics", &stored(&got), &records);
+    let log = backhaul.log();
+    assert!(log.contains("restart: connection to"), "{log}");
+}
+
+#[test]
+fn failover_to_the_second_destination() {
+    let vm = VictoriaMetrics::start();
+    let dead = peers::free_addr();
+    let list = format!("{dead} {}", vm.graphite);
+    let mut backhaul = Backhaul::start(&instance("graphite", "failover", &list));
+    backhaul.wait_printed(20, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    backhaul.stop();
+    let records = expected(&backhaul.records(), false);
+    let got = vm.wait_for(
+        &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+        records.len(),
+    );
+    assert_same("VictoriaMetrics", &stored(&got), &records);
+    let log = backhaul.log();
+    assert!(
+        log.contains(&format!("failover: cannot connect to {dead}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("failover: connected to {}", vm.graphite)),
+        "{log}"
+    );
+}
