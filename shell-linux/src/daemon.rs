@@ -526,9 +526,10 @@ impl Daemon {
 
     /// Applies a new configuration after SIGHUP. Destinations whose settings did not
     /// change keep their engine (progress, buffer and connection). A changed one gets a
-    /// new engine that resumes exactly where the old one had formatted up to, and the old
-    /// engine keeps its connection until it has delivered what it buffered (at most its
-    /// timeout), so no span is skipped and nothing buffered is dropped.
+    /// new engine that resumes at the oldest span the old one had not delivered entirely
+    /// and formats it again from the rings with the new settings, so nothing is skipped
+    /// or dropped (records of that oldest span already delivered are sent again). A
+    /// removed destination delivers what it has buffered within its timeout, then goes.
     pub fn reload(&mut self, settings: Settings) {
         let now = clock::now();
         let old = std::mem::take(&mut self.destinations);
@@ -550,15 +551,20 @@ impl Daemon {
                 continue;
             }
             let i = self.add_destination(spec.clone(), now);
-            // The same instance name before the reload: continue its progress.
+            // The same instance name before the reload: continue its progress. The new
+            // engine formats again, from the rings, every span the old one had not
+            // delivered entirely, so the old one's buffer is not needed.
             if let Some(pos) = unmatched.iter().position(|d| d.spec.name == spec.name) {
                 let mut previous = unmatched.remove(pos);
-                self.destinations[i]
-                    .engine
-                    .resume_from(previous.engine.cursor());
-                previous.engine.stop_producing();
-                let deadline = now.saturating_add(Duration::from_millis(previous.spec.timeout_ms));
-                self.retiring.push((previous, deadline));
+                let resume = previous.engine.resume_point();
+                self.destinations[i].engine.resume_from(resume);
+                if let Sink::Net(link) = &mut previous.sink {
+                    let _ = link.close(self.poll.registry());
+                }
+                log(format!(
+                    "{}: settings changed; resuming from {resume} with the new settings",
+                    spec.name
+                ));
             }
         }
         for mut d in unmatched {

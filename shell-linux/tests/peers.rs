@@ -346,3 +346,112 @@ fn failover_to_the_second_destination() {
         "{log}"
     );
 }
+
+#[test]
+fn a_destination_that_never_reads_delays_nothing_else() {
+    let vm = VictoriaMetrics::start();
+    // A server that accepts connections and never reads from them, with the smallest
+    // receive buffer the kernel allows, so that its window closes within seconds.
+    let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let size: libc::c_int = 256;
+    // SAFETY: setsockopt reads one c_int through the pointer, which points to a live
+    // value; the descriptor belongs to `stuck`.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&stuck),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            std::ptr::from_ref(&size).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    let stuck_addr = stuck.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let h = Arc::clone(&held);
+    std::thread::spawn(move || {
+        for conn in stuck.incoming().flatten() {
+            h.lock().unwrap().push(conn); // keep it open, never read
+        }
+    });
+    let config = [
+        instance("graphite", "stuck", &stuck_addr.to_string()),
+        instance("graphite", "vm", &vm.graphite.to_string()),
+    ]
+    .concat();
+    let mut backhaul = Backhaul::start(&config);
+    backhaul.wait_printed(60, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(12));
+    backhaul.stop();
+    let records = expected(&backhaul.records(), false);
+    // Collection went on every second: the per-second CPU chart has a point for each.
+    let cpu = format!("netdata.{HOST}.system.cpu.user");
+    let seconds: BTreeSet<i64> = records.keys().filter(|k| k.0 == cpu).map(|k| k.1).collect();
+    let (first, last) = (*seconds.first().unwrap(), *seconds.last().unwrap());
+    let missing: Vec<i64> = (first..=last).filter(|s| !seconds.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "no records for the seconds {missing:?} of {first}..={last}"
+    );
+    let got = vm.wait_for(
+        &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+        records.len(),
+    );
+    assert_same("VictoriaMetrics", &stored(&got), &records);
+    assert_eq!(backhaul.delivered("vm"), (records.len() as u64, 0));
+    let log = backhaul.log();
+    assert!(log.contains("stuck: closing the connection"), "{log}");
+}
+
+#[test]
+fn sighup_reload_keeps_progress_and_buffered_data() {
+    let vm1 = VictoriaMetrics::start();
+    let vm2 = VictoriaMetrics::start();
+    let keep = instance("graphite", "keep", &vm1.graphite.to_string());
+    let moved = |to: &std::net::SocketAddr| instance("graphite", "moved", &to.to_string());
+    // `moved` first points at a port where nothing listens, so its data waits in the
+    // rings; the reload moves it to vm2.
+    let dead = peers::free_addr();
+    let mut backhaul = Backhaul::start(&[keep.clone(), moved(&dead)].concat());
+    backhaul.wait_printed(30, Duration::from_secs(20));
+    let path = backhaul._dir.join("backhaul.conf");
+    std::fs::write(&path, [keep, moved(&vm2.graphite)].concat()).unwrap();
+    let pid = backhaul.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(6));
+    backhaul.stop();
+    let records = expected(&backhaul.records(), false);
+    assert!(
+        backhaul.log().contains("configuration reloaded"),
+        "{}",
+        backhaul.log()
+    );
+    // The unchanged destination kept its engine: one continuous delivery report.
+    let got = vm1.wait_for(
+        &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+        records.len(),
+    );
+    assert_same(
+        "VictoriaMetrics (unchanged destination)",
+        &stored(&got),
+        &records,
+    );
+    // The moved destination resumed where it was: vm2 has every point, including those
+    // from before the reload (formatted again from the rings).
+    assert!(backhaul
+        .log()
+        .contains("moved: settings changed; resuming from"));
+    let got = vm2.wait_for(
+        &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+        records.len(),
+    );
+    assert_same(
+        "VictoriaMetrics (moved destination)",
+        &stored(&got),
+        &records,
+    );
+}

@@ -192,6 +192,8 @@ enum Link {
 const MAX_BATCHES: usize = 16;
 /// Entries of the snappy hash table, on the stack while a body is compressed (8 KiB).
 const COMPRESSION_TABLE: usize = 4096;
+/// Spans remembered while their records are in the buffer (for [`Engine::resume_point`]).
+const MAX_MARKS: usize = 64;
 /// At most this many metrics are looked at per call.
 const MAX_VISITS: usize = 4096;
 
@@ -204,6 +206,8 @@ struct Batch {
     body: usize,
     end: usize,
     records: u64,
+    /// Bytes of the records themselves (what `Counters::bytes_formatted` counted).
+    record_bytes: u64,
     closed: bool,
 }
 
@@ -244,6 +248,12 @@ pub struct Engine<'a, F, B> {
     batch_count: usize,
     header_reserve: usize,
     producing: bool,
+    /// Where each span still (partly) in the buffer begins: (bytes formatted before its
+    /// first record, its `after`), oldest first.
+    marks: [(u64, i64); MAX_MARKS],
+    mark_count: usize,
+    /// Record bytes that have left the buffer (delivered, or lost and counted).
+    bytes_gone: u64,
 }
 
 impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
@@ -285,6 +295,9 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             batch_count: 0,
             header_reserve,
             producing: true,
+            marks: [(0, 0); MAX_MARKS],
+            mark_count: 0,
+            bytes_gone: 0,
         }
     }
 
@@ -310,6 +323,40 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         if self.counters.accepted == 0 && self.span_before.is_none() && cursor < self.span_after {
             self.span_after = cursor;
             self.first_span = false;
+        }
+    }
+
+    /// Where a replacement engine should resume so that nothing this engine has not
+    /// delivered is skipped: the start of the oldest span that still has records in the
+    /// buffer, or [`cursor`](Self::cursor) if the buffer holds nothing. Records of that
+    /// oldest span that were already delivered would be sent again (at least once, never
+    /// lost). Pass it to the new engine's [`resume_from`](Self::resume_from).
+    #[must_use]
+    pub fn resume_point(&self) -> i64 {
+        if self.mark_count > 0 && self.bytes_gone < self.counters.bytes_formatted {
+            self.marks[0].1
+        } else {
+            self.span_after
+        }
+    }
+
+    fn mark_span_start(&mut self) {
+        let mark = (self.counters.bytes_formatted, self.span_after);
+        if self.mark_count < MAX_MARKS {
+            self.marks[self.mark_count] = mark;
+            self.mark_count += 1;
+        } else {
+            // Full: keep the oldest spans (a resume point may then be earlier than needed,
+            // never later).
+        }
+    }
+
+    /// Record bytes left the buffer: forget the spans that are entirely gone.
+    fn records_gone(&mut self, bytes: u64) {
+        self.bytes_gone = self.bytes_gone.saturating_add(bytes);
+        while self.mark_count >= 2 && self.marks[1].0 <= self.bytes_gone {
+            self.marks.copy_within(1..self.mark_count, 0);
+            self.mark_count -= 1;
         }
     }
 
@@ -383,11 +430,6 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             let before = match self.span_before {
                 Some(b) => b,
                 None => {
-                    if self.due_before <= self.span_after {
-                        self.work_pending = false;
-                        self.close_open_batch();
-                        return;
-                    }
                     let b = if self.reduce().is_some() {
                         // Stored data: one span per heartbeat interval, replayable.
                         let u = i64::from(self.config.update_every);
@@ -396,7 +438,14 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                         // As-collected values exist only now: one span up to now.
                         self.due_before
                     };
+                    if b > self.due_before || self.due_before <= self.span_after {
+                        // Not due yet: its heartbeat has not passed.
+                        self.work_pending = false;
+                        self.close_open_batch();
+                        return;
+                    }
                     self.span_before = Some(b);
+                    self.mark_span_start();
                     self.metric_cursor = 0;
                     b
                 }
@@ -552,6 +601,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         }
         let records = count_lines(self.buf.bytes(from, from + cut));
         self.buf.cut(from, from + cut);
+        self.records_gone(cut as u64);
         self.counters.buffered -= records;
         self.counters
             .lose(LossReason::BufferFull, records, cut as u64);
@@ -612,6 +662,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                 body,
                 end: self.buf.filled,
                 records: 0,
+                record_bytes: 0,
                 closed: false,
             };
             self.batch_count += 1;
@@ -637,6 +688,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         tail[..sep.len()].copy_from_slice(sep);
         self.buf.commit(sep.len() + n);
         self.batches[index].records += 1;
+        self.batches[index].record_bytes += n as u64;
         self.batches[index].end = self.buf.filled;
         self.accept(n);
         Ok(())
@@ -671,6 +723,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                 self.buf.filled = batch.reserve;
                 self.batch_count -= 1;
                 self.counters.buffered -= batch.records;
+                self.records_gone(batch.record_bytes);
                 self.counters
                     .lose(LossReason::Oversized, batch.records, (end - body) as u64);
                 return;
@@ -916,6 +969,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         let records = count_lines(self.buf.bytes(start, boundary));
         self.counters.delivered += records;
         self.counters.buffered -= records;
+        self.records_gone((boundary - start) as u64);
         self.buf.start = boundary;
         if self.buf.start == self.buf.filled {
             // Everything went out: start again at the front.
@@ -985,6 +1039,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         if self.batch_count == 0 {
             return;
         }
+        self.records_gone(self.batches[0].record_bytes);
         let end = self.batches[0].end;
         self.batches.copy_within(1..self.batch_count, 0);
         self.batch_count -= 1;
