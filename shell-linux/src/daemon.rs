@@ -399,6 +399,7 @@ impl Daemon {
                     system,
                     now.as_micros(),
                 );
+                log_losses(&d.spec.name, &d.reported, &counters);
                 d.reported = counters;
                 d.last_report = now;
             }
@@ -632,6 +633,29 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
     if let Sink::Net(link) = &d.sink {
         if let Some(outstanding) = link.unacknowledged() {
             d.engine.handle_unacknowledged(now, outstanding);
+        }
+    }
+}
+
+/// Logs the records lost since the previous report, per reason.
+fn log_losses(name: &str, before: &Counters, now: &Counters) {
+    use backhaul_core::engine::LossReason;
+    for (reason, (was, is)) in LossReason::ALL.iter().zip(
+        before
+            .lost_by_reason()
+            .into_iter()
+            .zip(now.lost_by_reason()),
+    ) {
+        if is > was {
+            let status = if *reason == LossReason::Rejected {
+                format!(" (HTTP {})", now.last_bad_status)
+            } else {
+                String::new()
+            };
+            log(format!(
+                "{name}: {} records lost: {reason}{status}",
+                is - was
+            ));
         }
     }
 }
