@@ -9,8 +9,9 @@
 #![no_std]
 #![no_main]
 
-use backhaul_core::config::BackendConfig;
+use backhaul_core::collect::{Algorithm, ChartClock, DimensionState};
 use backhaul_core::config::DataSource;
+use backhaul_core::config::{BackendConfig, DaemonConfig};
 use backhaul_core::destination::Destinations;
 use backhaul_core::engine::{Action, Config, Engine, Framing, HttpFraming, Metric, Source};
 use backhaul_core::extended::Extended;
@@ -156,6 +157,26 @@ fn exercise() {
     ));
     black_box(Destinations::new(black_box("tcp:a:2003,[::1]:4242"), Some(2003)).count());
     black_box(BackendConfig::parse(black_box(CONFIG)).is_ok());
+    black_box(DaemonConfig::parse(black_box(CONFIG)).is_ok());
+
+    // Collection into rings.
+    let mut clock = ChartClock::new(16, 1);
+    let mut dims = [
+        (
+            DimensionState::new(Algorithm::Incremental, 8, 1000),
+            [StorageNumber::EMPTY; 16],
+        ),
+        (
+            DimensionState::new(Algorithm::Absolute, 1, 1),
+            [StorageNumber::EMPTY; 16],
+        ),
+    ];
+    for t in 0..4 {
+        for (d, _) in &mut dims {
+            d.set(black_box(t * 1000));
+        }
+        black_box(clock.store_due_points(&mut dims, Instant::from_secs(1000 + t)));
+    }
 
     // Every formatter.
     let record = Record {
