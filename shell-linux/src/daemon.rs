@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::charts::ChartSet;
+use crate::charts::{ChartSet, SendFilter};
 use crate::clock;
 use crate::collectors::Collectors;
 use crate::net::{Link, LinkEvent, Resolved, Target};
@@ -58,6 +58,8 @@ pub struct DestinationSpec {
     pub timeout_ms: u64,
     /// Names instead of ids.
     pub names: bool,
+    /// `send charts matching`: a simple pattern tested on chart ids and names.
+    pub charts: String,
 }
 
 /// What the daemon runs.
@@ -94,6 +96,7 @@ enum Sink {
 
 struct Destination {
     token: Token,
+    filter: SendFilter,
     spec: DestinationSpec,
     engine: WireEngine,
     sink: Sink,
@@ -220,10 +223,12 @@ impl Daemon {
                 buffer_size: 1 << 20,
                 timeout_ms: 60_000,
                 names: true,
+                charts: "*".to_owned(),
             };
             let engine = engine_for(&spec, now, false);
             daemon.destinations.push(Destination {
                 token: Token(usize::MAX),
+                filter: SendFilter::new("*"),
                 spec,
                 engine,
                 sink: Sink::Stdout,
@@ -251,6 +256,7 @@ impl Daemon {
         );
         self.destinations.push(Destination {
             token,
+            filter: SendFilter::new(&spec.charts),
             spec,
             engine,
             sink: Sink::Net(link),
@@ -583,7 +589,9 @@ impl Daemon {
 }
 
 fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, now: Instant) {
-    d.engine.handle_timeout(now, charts);
+    d.filter.refresh(charts);
+    let charts = d.filter.view(charts);
+    d.engine.handle_timeout(now, &charts);
     while let Some(action) = d.engine.poll_action(now) {
         match (&mut d.sink, action) {
             (Sink::Stdout, Action::Connect { .. }) => d.engine.handle_connected(now),
@@ -604,7 +612,7 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
             }
         }
     }
-    while let Some(bytes) = d.engine.poll_transmit(now, charts) {
+    while let Some(bytes) = d.engine.poll_transmit(now, &charts) {
         let written = match &mut d.sink {
             Sink::Stdout => {
                 let mut out = io::stdout().lock();

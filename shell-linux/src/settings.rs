@@ -126,6 +126,7 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
             buffer_size: instance.buffer_size as usize,
             timeout_ms: instance.timeout_ms,
             names: instance.send_names_instead_of_ids,
+            charts: instance.send_charts_matching.to_owned(),
         });
     }
     let backend = config.backend();

@@ -455,3 +455,27 @@ fn sighup_reload_keeps_progress_and_buffered_data() {
         &records,
     );
 }
+
+#[test]
+fn send_charts_matching_selects_charts_per_destination() {
+    let vm = VictoriaMetrics::start();
+    let config = instance("graphite", "some", &vm.graphite.to_string())
+        + "    send charts matching = !system.uptime system.*\n";
+    let mut backhaul = Backhaul::start(&config);
+    backhaul.wait_printed(40, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    backhaul.stop();
+    let selected: BTreeMap<(String, i64), f64> = expected(&backhaul.records(), false)
+        .into_iter()
+        .filter(|((name, _), _)| {
+            name.starts_with(&format!("netdata.{HOST}.system."))
+                && !name.starts_with(&format!("netdata.{HOST}.system.uptime."))
+        })
+        .collect();
+    assert!(!selected.is_empty());
+    let got = vm.wait_for(
+        &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
+        selected.len(),
+    );
+    assert_same("VictoriaMetrics", &stored(&got), &selected);
+}
