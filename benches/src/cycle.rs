@@ -1,9 +1,9 @@
 //! One export cycle of the population into one pre-sized buffer, as a benchmark runs it,
 //! and the checksums `anchors/baseline checksum` prints.
 
-use backhaul_core::format::{graphite, json, opentsdb, BufferFull, Record};
+use backhaul_core::format::{graphite, json, opentsdb, BufferFull, DimensionMeta, Record, Value};
 
-use crate::population::{Population, Source, METRICS};
+use crate::population::{Population, Source, AFTER, BEFORE, METRICS};
 
 /// A formatter: writes one whole record at the start of `out`, or nothing.
 pub type LineFn = fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>;
@@ -145,7 +145,10 @@ impl Output {
     /// # Panics
     ///
     /// If `line` reports [`BufferFull`] with 64 KiB free.
-    pub fn push(&mut self, line: LineFn, record: &Record<'_>) -> usize {
+    pub fn push<F>(&mut self, line: F, record: &Record<'_>) -> usize
+    where
+        F: Fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>,
+    {
         loop {
             match line(record, &mut self.buf[self.len..]) {
                 Ok(n) => {
@@ -165,12 +168,43 @@ impl Output {
 
 /// One export cycle `(AFTER, BEFORE]` of `source` records formatted by `line` into `out`
 /// (cleared first). Returns the number of records written.
-pub fn export_with(pop: &Population, source: Source, line: LineFn, out: &mut Output) -> usize {
+///
+/// The records are exactly [`Population::cycle_records`]'s, built the way an exporter
+/// builds them: the host and chart metadata once per chart, then per dimension the
+/// window's average read from the ring (stored) or the last collected value.
+pub fn export_with<F>(pop: &Population, source: Source, line: F, out: &mut Output) -> usize
+where
+    F: Fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>,
+{
     out.clear();
     let mut n = 0;
-    for record in pop.cycle_records(source) {
-        out.push(line, &record);
-        n += 1;
+    for chart in &pop.charts {
+        let mut record = Record {
+            host: pop.host(),
+            chart: chart.meta(),
+            dimension: DimensionMeta { id: "", name: "" },
+            names: pop.names,
+            value: Value::Collected(0),
+            timestamp: 0,
+        };
+        for dim in &chart.dimensions {
+            if dim.collected_at < AFTER {
+                continue;
+            }
+            (record.value, record.timestamp) = match source {
+                Source::Stored => match Population::stored(chart, dim, AFTER, BEFORE) {
+                    Ok((avg, window)) => (Value::Stored(avg), window.last_timestamp),
+                    Err(_) => continue,
+                },
+                Source::Collected => (Value::Collected(dim.collected), dim.collected_at),
+            };
+            record.dimension = DimensionMeta {
+                id: &dim.id,
+                name: &dim.name,
+            };
+            out.push(&line, &record);
+            n += 1;
+        }
     }
     n
 }
@@ -178,7 +212,11 @@ pub fn export_with(pop: &Population, source: Source, line: LineFn, out: &mut Out
 /// One export cycle `(AFTER, BEFORE]` of `mode` with backhaul's formatters into `out`
 /// (cleared first). Returns the number of records written.
 pub fn export(pop: &Population, mode: Mode, out: &mut Output) -> usize {
-    export_with(pop, mode.source, mode.format.line(), out)
+    match mode.format {
+        Format::Graphite => export_with(pop, mode.source, graphite::write, out),
+        Format::Opentsdb => export_with(pop, mode.source, opentsdb::write, out),
+        Format::Json => export_with(pop, mode.source, json::write, out),
+    }
 }
 
 /// FNV-1a 64 of `bytes`, as `baseline checksum` computes it.

@@ -97,6 +97,23 @@ impl Decimal {
         if denominator == 0 {
             return None;
         }
+        if numerator <= u64::MAX as u128 && denominator <= u64::MAX as u128 {
+            // The same in 64 bits, which is one division instead of a 128-bit one.
+            let (n, d) = (numerator as u64, denominator as u64);
+            let (q, r) = (n / d, n % d);
+            let up = if r > d - r {
+                true
+            } else if r == d - r {
+                q & 1 == 1
+            } else {
+                false
+            };
+            // Rounding up needs r > 0, so d ≥ 2 and q + 1 ≤ n / 2 + 1 fits.
+            return Some(Self {
+                negative,
+                units: (q + up as u64) as u128,
+            });
+        }
         let q = numerator / denominator;
         let r = numerator % denominator;
         // Compare 2r with the denominator without overflowing: r < denominator.

@@ -60,14 +60,36 @@ pub enum UnitNames {
 /// assert_eq!(&out[..n], b"disk_util.vg0_root");
 /// ```
 pub fn sanitize_backend(src: &[u8], usable: usize, out: &mut [u8]) -> usize {
-    copy_mapped(src, usable, out, |b| {
-        if b.is_ascii_alphanumeric() || b == b'.' {
-            b
-        } else {
-            b'_'
-        }
-    })
+    copy_mapped(src, usable, out, |b| BACKEND_TABLE[usize::from(b)])
 }
+
+/// [`sanitize_backend`]'s byte map as a table.
+const BACKEND_TABLE: [u8; 256] = {
+    let mut table = [b'_'; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'.' {
+            table[i] = b;
+        }
+        i += 1;
+    }
+    table
+};
+
+/// [`sanitize_prometheus`]'s byte map as a table.
+const PROMETHEUS_TABLE: [u8; 256] = {
+    let mut table = [b'_'; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() {
+            table[i] = b;
+        }
+        i += 1;
+    }
+    table
+};
 
 /// Copies a name for prometheus (a metric name part or a label name): at most `usable`
 /// bytes of `src`, every byte that is not ASCII alphanumeric replaced by `_` (so `.`
@@ -86,13 +108,7 @@ pub fn sanitize_backend(src: &[u8], usable: usize, out: &mut [u8]) -> usize {
 /// assert_eq!(&out[..n], b"system_cpu");
 /// ```
 pub fn sanitize_prometheus(src: &[u8], usable: usize, out: &mut [u8]) -> usize {
-    copy_mapped(src, usable, out, |b| {
-        if b.is_ascii_alphanumeric() {
-            b
-        } else {
-            b'_'
-        }
-    })
+    copy_mapped(src, usable, out, |b| PROMETHEUS_TABLE[usize::from(b)])
 }
 
 /// The exact length [`sanitize_backend`] and [`sanitize_prometheus`] produce for `src`
@@ -256,12 +272,14 @@ const OLD_UNITS: [(&[u8], &[u8]); 11] = [
 
 /// Copies at most `usable` bytes of `src` through `map` into `out`, as far as it fits.
 fn copy_mapped(src: &[u8], usable: usize, out: &mut [u8], map: impl Fn(u8) -> u8) -> usize {
-    let mut written = 0;
-    for (slot, &b) in out.iter_mut().zip(src.iter().take(usable)) {
+    let n = src.len().min(usable).min(out.len());
+    let (Some(src), Some(out)) = (src.get(..n), out.get_mut(..n)) else {
+        return 0; // unreachable: n is at most both lengths
+    };
+    for (slot, &b) in out.iter_mut().zip(src) {
         *slot = map(b);
-        written += 1;
     }
-    written
+    n
 }
 
 /// The label escaper, written through `cut` so that one body serves both writing and

@@ -19,19 +19,81 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
+/// [`DIGIT_PAIRS`] as pairs, so that a pair is one indexed load.
+const PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [DIGIT_PAIRS[2 * i], DIGIT_PAIRS[2 * i + 1]];
+        i += 1;
+    }
+    pairs
+};
+
+/// The eight decimal digits of `n` (below 10^8, zero-padded) as byte values 0..=9, the
+/// most significant in the lowest byte (the first in memory, little-endian): two halves
+/// of four digits, each split into pairs and then into digits, all lanes at once.
+const fn eight_digit_values(n: u64) -> u64 {
+    // Lanes of 32 bits: the first four digits, the last four.
+    let merged = (n / 10_000) | ((n % 10_000) << 32);
+    // ×10486 / 2^20 is ÷100 for every lane value below 10,000.
+    let top = ((merged * 10_486) >> 20) & ((0x7f << 32) | 0x7f);
+    let bottom = merged - 100 * top;
+    // Lanes of 16 bits, below 100 each: the four pairs, in order.
+    let pairs = (bottom << 16) + top;
+    // ×103 / 2^10 is ÷10 for every lane value below 100.
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
+    tens + ((pairs - 10 * tens) << 8)
+}
+
+/// ASCII zero in every byte.
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
 /// Writes the decimal digits of `n` so that they end at `buf[end]` (exclusive); returns
-/// the index of the first digit. `buf[..end]` must have room for 20 digits.
-fn write_u64_backwards(mut n: u64, buf: &mut [u8], mut end: usize) -> usize {
+/// the index of the first digit. `buf[..end]` must have room for 20 digits; the bytes
+/// before the first digit may be overwritten.
+fn write_u64_backwards(n: u64, buf: &mut [u8], end: usize) -> usize {
+    const E8: u64 = 100_000_000;
+    const E16: u64 = E8 * E8;
+    // Eight digits at a time, stored whole; leading zeros are skipped, not stored around.
+    let Some(chunks) = end.checked_sub(20).and_then(|start| buf.get_mut(start..end)) else {
+        return write_u64_backwards_by_pairs(n, buf, end);
+    };
+    let start = end - 20;
+    let (top, middle, low) = (n / E16, n / E8 % E8, n % E8);
+    let low_digits = eight_digit_values(low);
+    chunks[12..].copy_from_slice(&(low_digits | ZEROS).to_le_bytes());
+    if n < E8 {
+        // At least one digit, even for 0.
+        let zeros = (low_digits.trailing_zeros() / 8).min(7) as usize;
+        return start + 12 + zeros;
+    }
+    let middle_digits = eight_digit_values(middle);
+    chunks[4..12].copy_from_slice(&(middle_digits | ZEROS).to_le_bytes());
+    if n < E16 {
+        // middle ≥ 1: it has a non-zero digit.
+        let zeros = (middle_digits.trailing_zeros() / 8) as usize;
+        return start + 4 + zeros;
+    }
+    // top is 1..=1844: its digits are the last four of eight.
+    let top_digits = eight_digit_values(top) >> 32;
+    chunks[..4].copy_from_slice(&((top_digits as u32) | ZEROS as u32).to_le_bytes());
+    let zeros = (top_digits.trailing_zeros() / 8) as usize;
+    start + zeros
+}
+
+/// [`write_u64_backwards`] for a buffer with less than 20 bytes before `end`, two digits
+/// at a time.
+fn write_u64_backwards_by_pairs(mut n: u64, buf: &mut [u8], mut end: usize) -> usize {
     while n >= 100 {
-        let pair = (n % 100) as usize * 2;
+        let pair = (n % 100) as usize;
         n /= 100;
         end -= 2;
-        buf[end..end + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        buf[end..end + 2].copy_from_slice(&PAIRS[pair]);
     }
     if n >= 10 {
-        let pair = n as usize * 2;
         end -= 2;
-        buf[end..end + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        buf[end..end + 2].copy_from_slice(&PAIRS[n as usize]);
     } else {
         end -= 1;
         buf[end] = b'0' + n as u8;
@@ -45,6 +107,13 @@ fn write_padded_backwards(mut n: u64, width: usize, buf: &mut [u8], end: usize) 
         *slot = b'0' + (n % 10) as u8;
         n /= 10;
     }
+}
+
+/// Writes exactly seven digits of `n` (below 10^7, zero-padded) ending at `buf[end]`;
+/// `buf[end - 8]` is overwritten too (with `0`).
+fn write_7_digits_backwards(n: u64, buf: &mut [u8], end: usize) {
+    let digits = eight_digit_values(n % 10_000_000) | ZEROS;
+    buf[end - 8..end].copy_from_slice(&digits.to_le_bytes());
 }
 
 /// Writes the decimal digits of a `u128` ending at `buf[end]`; returns the first index.
@@ -96,12 +165,17 @@ impl IntBuffer {
 
     /// Prints a signed integer.
     pub fn format_i64(&mut self, n: i64) -> &str {
+        ascii(self.i64_bytes(n))
+    }
+
+    /// [`format_i64`](Self::format_i64) as bytes, for the formatters (no UTF-8 check).
+    pub(crate) fn i64_bytes(&mut self, n: i64) -> &[u8] {
         let mut start = write_u64_backwards(n.unsigned_abs(), &mut self.bytes, Self::MAX_STR_LEN);
         if n < 0 {
             start -= 1;
             self.bytes[start] = b'-';
         }
-        ascii(&self.bytes[start..])
+        &self.bytes[start..]
     }
 }
 
@@ -143,6 +217,11 @@ impl DecimalBuffer {
 
     /// Prints `value` as `[-]INTEGER.FFFFFFF`.
     pub fn format(&mut self, value: Decimal) -> &str {
+        ascii(self.bytes(value))
+    }
+
+    /// [`format`](Self::format) as bytes, for the formatters (no UTF-8 check).
+    pub(crate) fn bytes(&mut self, value: Decimal) -> &[u8] {
         let units = value.units();
         let end = Self::MAX_STR_LEN;
         let (int_part, frac) = if units <= u128::from(u64::MAX) {
@@ -151,7 +230,7 @@ impl DecimalBuffer {
         } else {
             (units / SCALE, (units % SCALE) as u64)
         };
-        write_padded_backwards(frac, 7, &mut self.bytes, end);
+        write_7_digits_backwards(frac, &mut self.bytes, end);
         self.bytes[end - 8] = b'.';
         let mut start = if int_part <= u128::from(u64::MAX) {
             write_u64_backwards(int_part as u64, &mut self.bytes, end - 8)
@@ -162,7 +241,7 @@ impl DecimalBuffer {
             start -= 1;
             self.bytes[start] = b'-';
         }
-        ascii(&self.bytes[start..])
+        &self.bytes[start..]
     }
 }
 

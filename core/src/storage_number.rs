@@ -47,6 +47,33 @@ pub const MAX_MAGNITUDE: f64 = 1.677_721_5e21;
 
 const _: () = assert!(size_of::<StorageNumber>() == 4);
 
+/// The 10^-7 units of one mantissa step when unpack divides by 10^m: 10^(7 − m).
+const DIVIDE_UNITS: [u64; 8] = {
+    let mut units = [0u64; 8];
+    let mut m = 0;
+    while m < 8 {
+        units[m] = 10u64.pow(7 - m as u32);
+        m += 1;
+    }
+    units
+};
+
+/// The 10^-7 units of one mantissa step when unpack multiplies by 10^m: 10^m × 10^7.
+const MULTIPLY_10_UNITS: [u128; 8] = multiply_units(10);
+
+/// The 10^-7 units of one mantissa step when unpack multiplies by 100^m: 100^m × 10^7.
+const MULTIPLY_100_UNITS: [u128; 8] = multiply_units(100);
+
+const fn multiply_units(factor: u128) -> [u128; 8] {
+    let mut units = [0u128; 8];
+    let mut m = 0;
+    while m < 8 {
+        units[m] = factor.pow(m as u32) * SCALE;
+        m += 1;
+    }
+    units
+}
+
 /// One stored sample, as netdata stores it: a `u32` word.
 ///
 /// # Examples
@@ -175,16 +202,38 @@ impl StorageNumber {
             return Decimal::ZERO;
         }
         let negative = word & SIGN != 0;
-        let m = (word >> M_SHIFT) & 7;
-        let mantissa = (word & MANTISSA) as u128;
+        let m = ((word >> M_SHIFT) & 7) as usize;
+        let mantissa = word & MANTISSA;
         let units = if word & MULTIPLY != 0 {
-            let factor: u128 = if word & SN_EXISTS_100 != 0 { 100 } else { 10 };
-            mantissa * factor.pow(m) * SCALE
+            // mantissa × factor^m × 10^7
+            let unit = if word & SN_EXISTS_100 != 0 {
+                MULTIPLY_100_UNITS[m]
+            } else {
+                MULTIPLY_10_UNITS[m]
+            };
+            mantissa as u128 * unit
         } else {
-            // Unpack divides by 10^m (the factor is not used in this direction).
-            mantissa * 10u128.pow(7 - m)
+            // Unpack divides by 10^m (the factor is not used in this direction):
+            // mantissa × 10^(7 − m), below 2^48.
+            (mantissa as u64 * DIVIDE_UNITS[m]) as u128
         };
         Decimal::from_units(negative, units)
+    }
+
+    /// The magnitude of [`unpack`](Self::unpack) in 10^-7 units when unpack divides (the
+    /// multiply bit is clear): `mantissa × 10^(7 − m)`, always below 2^48. `None` when it
+    /// multiplies.
+    pub(crate) const fn divided_units(self) -> Option<u64> {
+        if self.0 & MULTIPLY != 0 {
+            return None;
+        }
+        let m = ((self.0 >> M_SHIFT) & 7) as usize;
+        Some((self.0 & MANTISSA) as u64 * DIVIDE_UNITS[m])
+    }
+
+    /// Whether the sign bit is set (also for a zero mantissa, which unpacks to `-0`).
+    pub(crate) const fn is_sign_negative(self) -> bool {
+        self.0 & SIGN != 0
     }
 
     /// The value as the nearest `f64` (correctly rounded).

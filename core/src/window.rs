@@ -182,32 +182,68 @@ impl Reduction {
 /// panicking.
 #[must_use]
 pub fn reduce(values: &[StorageNumber], ring: &RingState, window: &Window) -> Reduction {
-    let mut r = Reduction {
-        positive: 0,
-        negative: 0,
-        overflow: false,
-        slots_visited: 0,
-        samples: 0,
-    };
-    for slot in ring.slots(window.first_timestamp, window.last_timestamp) {
-        r.slots_visited += 1;
-        let sn = values.get(slot).copied().unwrap_or(StorageNumber::EMPTY);
-        if !sn.exists() {
-            continue;
-        }
-        r.samples += 1;
-        let d = sn.unpack();
-        let acc = if d.is_sign_negative() {
-            &mut r.negative
+    let (mut positive, mut negative, mut overflow) = (0u128, 0u128, false);
+    let (mut slots_visited, mut samples) = (0, 0);
+    // The slots of `ring.slots(first, last)`: from the first slot forward, wrapping, up to
+    // and including the last; read here as one or two runs of `values`.
+    if ring.is_usable() {
+        let first = ring.time_to_slot(window.first_timestamp);
+        let last = ring.time_to_slot(window.last_timestamp);
+        let runs = if first <= last {
+            [first..last + 1, 0..0]
         } else {
-            &mut r.positive
+            [first..ring.entries(), 0..last + 1]
         };
-        match acc.checked_add(d.units()) {
-            Some(v) => *acc = v,
-            None => r.overflow = true,
+        for run in runs {
+            slots_visited += run.len();
+            // Slots past the end of `values` read as empty.
+            let end = run.end.min(values.len());
+            let present = values.get(run.start.min(end)..end).unwrap_or(&[]);
+            // Terms of the divide direction (below 2^48) are summed in 64 bits, 2^16 of
+            // them at most before they join the exact sums; the others join at once.
+            for chunk in present.chunks(1 << 16) {
+                let mut small = [0u64; 2]; // positive, negative
+                for &sn in chunk {
+                    if !sn.exists() {
+                        continue;
+                    }
+                    samples += 1;
+                    if let Some(units) = sn.divided_units() {
+                        small[usize::from(sn.is_sign_negative())] += units;
+                    } else {
+                        let d = sn.unpack();
+                        let sum = if d.is_sign_negative() {
+                            &mut negative
+                        } else {
+                            &mut positive
+                        };
+                        overflow |= add_exact(sum, d.units());
+                    }
+                }
+                overflow |= add_exact(&mut positive, u128::from(small[0]));
+                overflow |= add_exact(&mut negative, u128::from(small[1]));
+            }
         }
     }
-    r
+    Reduction {
+        positive,
+        negative,
+        overflow,
+        slots_visited,
+        samples,
+    }
+}
+
+/// Adds `term` to `sum` if the result fits; returns whether it did not (the sum is then
+/// left as it was).
+fn add_exact(sum: &mut u128, term: u128) -> bool {
+    match sum.checked_add(term) {
+        Some(v) => {
+            *sum = v;
+            false
+        }
+        None => true,
+    }
 }
 
 /// [`align`] and [`reduce`] in one step: the value netdata's exporter computes for one

@@ -10,7 +10,7 @@ use std::io::{self, Write as _};
 use std::sync::{mpsc, Arc};
 
 use backhaul_core::config::DataSource;
-use backhaul_core::engine::{Action, Config, Counters, Engine, Framing};
+use backhaul_core::engine::{Action, Config, Counters, Engine, Framing, HttpFraming};
 use backhaul_core::format::HostMeta;
 use backhaul_core::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -20,6 +20,7 @@ use signal_hook_mio::v1_0::Signals;
 use crate::charts::{ChartSet, SendFilter};
 use crate::clock;
 use crate::collectors::Collectors;
+use crate::http::ResponseReader;
 use crate::net::{Link, LinkEvent, Resolved, Target};
 use crate::pull::PullServer;
 use crate::rusage;
@@ -60,6 +61,95 @@ pub struct DestinationSpec {
     pub names: bool,
     /// `send charts matching`: a simple pattern tested on chart ids and names.
     pub charts: String,
+    /// For HTTP destinations: the request shape and authentication.
+    pub http: Option<HttpSpec>,
+}
+
+/// How an HTTP destination's requests look.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpSpec {
+    /// Request path.
+    pub path: String,
+    /// `Host` header value.
+    pub host: String,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// Other header lines (`Content-Encoding`, …), each ending with CRLF.
+    pub headers: String,
+    /// Body framing: opening bytes, separator, closing bytes.
+    pub body: (&'static [u8], &'static [u8], &'static [u8]),
+    /// Compress bodies with snappy.
+    pub snappy: bool,
+    /// Basic authentication, `user:password` (already read from a password file).
+    pub basic: Option<String>,
+    /// A bearer token file, read again on every reconnect.
+    pub bearer_token_file: Option<std::path::PathBuf>,
+    /// TLS (HTTPS types).
+    pub tls: Option<crate::tls::TlsOptions>,
+}
+
+impl std::fmt::Debug for HttpSpec {
+    /// Like the derived one, but without the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSpec")
+            .field("path", &self.path)
+            .field("host", &self.host)
+            .field("content_type", &self.content_type)
+            .field("snappy", &self.snappy)
+            .field("basic", &self.basic.as_ref().map(|_| "<redacted>"))
+            .field("bearer_token_file", &self.bearer_token_file)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpSpec {
+    /// The header lines that carry authentication and the fixed extras.
+    fn header_lines(&self) -> Result<String, String> {
+        let mut lines = self.headers.clone();
+        if let Some(basic) = &self.basic {
+            lines.push_str("Authorization: Basic ");
+            lines.push_str(&base64(basic.as_bytes()));
+            lines.push_str("\r\n");
+        }
+        if let Some(path) = &self.bearer_token_file {
+            let token = std::fs::read_to_string(path)
+                .map_err(|e| format!("bearer token file {}: {e}", path.display()))?;
+            let token = token.trim();
+            if token.is_empty() || token.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+                return Err(format!(
+                    "bearer token file {}: the token is empty or has spaces or control characters",
+                    path.display()
+                ));
+            }
+            lines.push_str("Authorization: Bearer ");
+            lines.push_str(token);
+            lines.push_str("\r\n");
+        }
+        Ok(lines)
+    }
+}
+
+/// Standard base64 with padding, for `Authorization: Basic`.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// What the daemon runs.
@@ -97,6 +187,9 @@ enum Sink {
 struct Destination {
     token: Token,
     filter: SendFilter,
+    responses: ResponseReader,
+    /// The header lines last given to the engine (HTTP), to notice a new bearer token.
+    headers: Option<String>,
     spec: DestinationSpec,
     engine: WireEngine,
     sink: Sink,
@@ -113,6 +206,30 @@ fn leak(s: &str) -> &'static str {
 }
 
 fn engine_for(spec: &DestinationSpec, now: Instant, acks: bool) -> WireEngine {
+    let framing = match &spec.http {
+        None => Framing::Stream,
+        Some(h) => {
+            let extra = match h.header_lines() {
+                Ok(lines) => lines,
+                Err(e) => {
+                    log(format!("{}: {e}", spec.name));
+                    h.headers.clone()
+                }
+            };
+            Framing::Http(HttpFraming {
+                path: leak(&h.path),
+                host: leak(&h.host),
+                content_type: leak(&h.content_type),
+                extra_headers: leak(&extra),
+                body_open: h.body.0,
+                separator: h.body.1,
+                body_close: h.body.2,
+                // Room for the request header and, with snappy, for compressing in place.
+                max_body: (spec.buffer_size / 4).clamp(4096, 4 << 20),
+                snappy: h.snappy,
+            })
+        }
+    };
     let config = Config {
         host: HostMeta {
             prefix: leak(&spec.prefix),
@@ -126,8 +243,8 @@ fn engine_for(spec: &DestinationSpec, now: Instant, acks: bool) -> WireEngine {
         timeout: Duration::from_millis(spec.timeout_ms),
         backoff_min: Duration::from_secs(1),
         backoff_max: Duration::from_secs(60),
-        transport_acks: acks,
-        framing: Framing::Stream,
+        transport_acks: acks && spec.http.is_none(),
+        framing,
     };
     Engine::new(
         config,
@@ -224,11 +341,14 @@ impl Daemon {
                 timeout_ms: 60_000,
                 names: true,
                 charts: "*".to_owned(),
+                http: None,
             };
             let engine = engine_for(&spec, now, false);
             daemon.destinations.push(Destination {
                 token: Token(usize::MAX),
                 filter: SendFilter::new("*"),
+                responses: ResponseReader::new(),
+                headers: None,
                 spec,
                 engine,
                 sink: Sink::Stdout,
@@ -243,12 +363,26 @@ impl Daemon {
     fn add_destination(&mut self, spec: DestinationSpec, now: Instant) -> usize {
         let token = Token(self.next_token);
         self.next_token += 1;
-        let link = Link::new(
+        let mut link = Link::new(
             spec.targets.clone(),
             token,
             Arc::clone(&self.waker),
             self.resolved_tx.clone(),
         );
+        if let Some(tls) = spec.http.as_ref().and_then(|h| h.tls.as_ref()) {
+            if let Some(warning) = tls.insecure_warning() {
+                log(format!("{}: WARNING: {warning}", spec.name));
+            }
+            match crate::tls::client_config(tls) {
+                Ok(config) => link = link.with_tls(config),
+                Err(e) => {
+                    // Checked when the configuration was loaded; a file that changed since
+                    // makes every connection fail rather than fall back to plaintext.
+                    log(format!("{}: TLS: {e}", spec.name));
+                    link = link.with_tls(Arc::new(crate::tls::refusing_config()));
+                }
+            }
+        }
         let engine = engine_for(&spec, now, true);
         let chart_set_index = Some(
             self.charts
@@ -257,6 +391,8 @@ impl Daemon {
         self.destinations.push(Destination {
             token,
             filter: SendFilter::new(&spec.charts),
+            responses: ResponseReader::new(),
+            headers: None,
             spec,
             engine,
             sink: Sink::Net(link),
@@ -448,8 +584,7 @@ impl Daemon {
         if let Some(r) = self.retiring.iter_mut().position(|(d, _)| d.token == token) {
             let (d, _) = &mut self.retiring[r];
             if let Sink::Net(link) = &mut d.sink {
-                let mut received = 0;
-                let event = link.ready(registry, &mut received);
+                let event = link.ready(registry, &mut |_| {});
                 apply(&d.spec.name, link, &mut d.engine, event, now);
             }
             return;
@@ -460,11 +595,49 @@ impl Daemon {
         let d = &mut self.destinations[i];
         if let Sink::Net(link) = &mut d.sink {
             let mut received = 0;
-            let event = link.ready(registry, &mut received);
+            let mut responses = Vec::new();
+            let mut malformed = None;
+            let http = d.spec.http.is_some();
+            let reader = &mut d.responses;
+            let event = link.ready(registry, &mut |bytes| {
+                received += bytes.len();
+                if http && malformed.is_none() {
+                    if let Err(e) = reader.feed(bytes, |r| responses.push(r)) {
+                        malformed = Some(e);
+                    }
+                }
+            });
             if received > 0 {
                 d.engine.handle_received(now, received);
             }
+            let mut close = false;
+            for r in responses {
+                if !(200..300).contains(&r.status) {
+                    log(format!(
+                        "{}: {} answered HTTP {}: {}",
+                        d.spec.name,
+                        link.current().map_or("?", |t| t.text.as_str()),
+                        r.status,
+                        r.body_start.trim()
+                    ));
+                }
+                d.engine.handle_http_status(now, r.status);
+                close |= r.close;
+            }
+            if let Some(e) = malformed {
+                log(format!("{}: {e}; closing the connection", d.spec.name));
+                close = true;
+            }
+            if matches!(event, LinkEvent::Disconnected { .. }) {
+                d.responses
+                    .closed(|r| d.engine.handle_http_status(now, r.status));
+            }
             apply(&d.spec.name, link, &mut d.engine, event, now);
+            if close && link.is_up() {
+                let _ = link.close(registry);
+                d.responses.reset();
+                d.engine.handle_disconnected(now, None);
+            }
         }
         self.pump(i, now);
     }
@@ -597,6 +770,17 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
             (Sink::Stdout, Action::Connect { .. }) => d.engine.handle_connected(now),
             (Sink::Stdout, Action::Disconnect) => d.engine.handle_disconnected(now, None),
             (Sink::Net(link), Action::Connect { destination }) => {
+                d.responses.reset();
+                if let Some(h) = &d.spec.http {
+                    match h.header_lines() {
+                        Ok(lines) if d.headers.as_deref() != Some(lines.as_str()) => {
+                            d.engine.set_http_extra_headers(leak(&lines));
+                            d.headers = Some(lines);
+                        }
+                        Ok(_) => {}
+                        Err(e) => log(format!("{}: {e}", d.spec.name)),
+                    }
+                }
                 let event = link.connect(registry, destination);
                 apply(&d.spec.name, link, &mut d.engine, event, now);
             }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use backhaul_core::config::{DaemonConfig, DataSource, InstanceType};
 
-use crate::daemon::{DestinationSpec, Settings};
-use crate::net::Target;
+use crate::daemon::{DestinationSpec, HttpSpec, Settings};
+use crate::net::{Target, TargetKind};
 use crate::wire::Wire;
 
 /// What the command line sets, over the configuration file.
@@ -58,13 +58,103 @@ pub fn check_file(path: &Path) -> Result<String, String> {
     Ok(format!("{} destination(s)", parsed.destinations.len()))
 }
 
-fn wire_of(t: InstanceType) -> Option<Wire> {
-    match t {
-        InstanceType::Graphite => Some(Wire::Graphite),
-        InstanceType::OpenTsdb => Some(Wire::OpenTsdb),
-        InstanceType::Json => Some(Wire::Json),
-        _ => None,
-    }
+/// The wire format and, for HTTP types, the request shape of an instance type. TLS
+/// types are refused until this build speaks TLS.
+fn wire_of(
+    instance: &backhaul_core::config::InstanceConfig<'_>,
+    host: &str,
+) -> Result<(Wire, Option<HttpSpec>), String> {
+    use backhaul_core::format::remote_write::{Collected, Options, RemoteWriteFormat, SeriesKind};
+    use backhaul_core::window::Reduce;
+    let t = instance.instance_type;
+    let tls = match instance.http.as_ref().and_then(|h| h.tls.as_ref()) {
+        Some(config) => {
+            let options = crate::tls::TlsOptions::from_config(config);
+            // Certificates and keys are checked now, so that --check-config reports them.
+            crate::tls::client_config(&options)?;
+            Some(options)
+        }
+        None => None,
+    };
+    let http = |path: &str, content_type: &str, headers: &str, body, snappy| {
+        let mut basic = None;
+        let mut bearer = None;
+        if let Some(h) = &instance.http {
+            if let Some(user) = h.username {
+                let password = match (h.password, h.password_file) {
+                    (Some(p), _) => p.expose().to_owned(),
+                    (None, Some(file)) => std::fs::read_to_string(file)
+                        .map_err(|e| format!("password file {file}: {e}"))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned(),
+                    (None, None) => String::new(),
+                };
+                basic = Some(format!("{user}:{password}"));
+            }
+            bearer = h.bearer_token_file.map(PathBuf::from);
+        }
+        Ok::<_, String>(Some(HttpSpec {
+            path: path.to_owned(),
+            host: host.to_owned(),
+            content_type: content_type.to_owned(),
+            headers: headers.to_owned(),
+            body,
+            snappy,
+            basic,
+            bearer_token_file: bearer,
+            tls: tls.clone(),
+        }))
+    };
+    const LINES: (&[u8], &[u8], &[u8]) = (b"", b"", b"");
+    const ARRAY: (&[u8], &[u8], &[u8]) = (b"[", b",", b"]");
+    Ok(match t {
+        InstanceType::Graphite => (Wire::Graphite, None),
+        InstanceType::OpenTsdb => (Wire::OpenTsdb, None),
+        InstanceType::Json => (Wire::Json, None),
+        InstanceType::OpenTsdbHttp | InstanceType::OpenTsdbHttps => (
+            Wire::OpenTsdbHttp,
+            http("/api/put", "application/json", "", ARRAY, false)?,
+        ),
+        InstanceType::JsonHttp | InstanceType::JsonHttps => (
+            Wire::Json,
+            http("/api/put", "application/json", "", LINES, false)?,
+        ),
+        InstanceType::GraphiteHttp | InstanceType::GraphiteHttps => (
+            Wire::Graphite,
+            http("/api/put", "text/plain", "", LINES, false)?,
+        ),
+        InstanceType::PrometheusRemoteWrite | InstanceType::PrometheusRemoteWriteHttps => {
+            let kind = match instance.data_source {
+                DataSource::Average => SeriesKind::Stored(Reduce::Average),
+                DataSource::Sum => SeriesKind::Stored(Reduce::Sum),
+                _ => SeriesKind::Collected(Collected {
+                    homogeneous: true,
+                    counter: false,
+                    subsec_millis: 0,
+                }),
+            };
+            let format = RemoteWriteFormat {
+                kind,
+                options: Options::new(),
+            };
+            (
+                Wire::RemoteWrite(format),
+                http(
+                    instance.remote_write_url_path,
+                    "application/x-protobuf",
+                    "Content-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n",
+                    LINES,
+                    true,
+                )?,
+            )
+        }
+        other => {
+            return Err(format!(
+                "type {} is not supported by this build yet",
+                other.as_str()
+            ))
+        }
+    })
 }
 
 /// What a configuration file contributes to the settings.
@@ -91,13 +181,6 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
         } else {
             format!("[{}:{}]", instance.instance_type.as_str(), instance.name)
         };
-        let wire = wire_of(instance.instance_type).ok_or_else(|| {
-            format!(
-                "{file}:{}: {section}: type {} is not supported by this build yet (graphite, opentsdb and json are)",
-                instance.line,
-                instance.instance_type.as_str()
-            )
-        })?;
         let mut targets = Vec::new();
         if let Some(list) = instance.destinations() {
             for item in list {
@@ -114,6 +197,13 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
                 instance.line
             ));
         }
+        let host_header = match &targets[0].kind {
+            TargetKind::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+            TargetKind::Tcp { host, port } => format!("{host}:{port}"),
+            TargetKind::Unix(_) => "localhost".to_owned(),
+        };
+        let (wire, http) = wire_of(instance, &host_header)
+            .map_err(|e| format!("{file}:{}: {section}: {e}", instance.line))?;
         destinations.push(DestinationSpec {
             name: instance.name.to_owned(),
             wire,
@@ -127,6 +217,7 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
             timeout_ms: instance.timeout_ms,
             names: instance.send_names_instead_of_ids,
             charts: instance.send_charts_matching.to_owned(),
+            http,
         });
     }
     let backend = config.backend();

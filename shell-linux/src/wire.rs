@@ -1,6 +1,7 @@
 //! The line formats a stream destination can speak, as one record-format type.
 
 use backhaul_core::engine::RecordFormat;
+use backhaul_core::format::remote_write::RemoteWriteFormat;
 use backhaul_core::format::{graphite, json, opentsdb, BufferFull, Record};
 
 /// A stream format: Graphite plaintext, OpenTSDB telnet or JSON lines.
@@ -12,6 +13,10 @@ pub enum Wire {
     OpenTsdb,
     /// One JSON object per line.
     Json,
+    /// OpenTSDB HTTP: one JSON object per data point, in a JSON array per request.
+    OpenTsdbHttp,
+    /// Prometheus remote write: one protobuf `TimeSeries` per record.
+    RemoteWrite(RemoteWriteFormat),
 }
 
 impl Wire {
@@ -21,6 +26,8 @@ impl Wire {
             Self::Graphite => "graphite",
             Self::OpenTsdb => "opentsdb",
             Self::Json => "json",
+            Self::OpenTsdbHttp => "opentsdb:http",
+            Self::RemoteWrite(_) => "prometheus_remote_write",
         }
     }
 
@@ -41,6 +48,8 @@ impl RecordFormat for Wire {
             Self::Graphite => graphite::write(record, out),
             Self::OpenTsdb => opentsdb::write(record, out),
             Self::Json => json::write(record, out),
+            Self::OpenTsdbHttp => opentsdb::write_object(record, out),
+            Self::RemoteWrite(f) => f.write(record, out),
         }
     }
 }

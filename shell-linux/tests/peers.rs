@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use backhaul_tests::peers::{self, influx, Carbon, Influx, Point, VictoriaMetrics};
+use backhaul_tests::peers::{self, influx, Carbon, Influx, Point, Prometheus, VictoriaMetrics};
 
 const HOST: &str = "it-host";
 
@@ -478,4 +478,360 @@ fn send_charts_matching_selects_charts_per_destination() {
         selected.len(),
     );
     assert_same("VictoriaMetrics", &stored(&got), &selected);
+}
+
+// ------------------------------------------------------------------------------ HTTP
+
+/// An HTTP section: `[TYPE:NAME]` with a destination and, for remote write, its path.
+fn http_instance(kind: &str, name: &str, destination: &str, extra: &str) -> String {
+    instance(kind, name, destination) + extra
+}
+
+/// The printed graphite records as remote-write samples: the series a remote-write
+/// receiver stores for each (metric name with units and `_average`, chart and dimension
+/// labels), with the millisecond timestamp and the exact value.
+fn remote_write_expected(
+    records: &BTreeMap<(String, i64), String>,
+    units: &BTreeMap<&str, &str>,
+) -> BTreeMap<(String, i64), f64> {
+    let mut out = BTreeMap::new();
+    for ((name, ts), value) in records {
+        let rest = name.strip_prefix(&format!("netdata.{HOST}.")).unwrap();
+        let (chart, dim) = rest.rsplit_once('.').unwrap();
+        let Some(suffix) = units.get(chart) else {
+            continue;
+        };
+        let context = chart.replace('.', "_");
+        let key =
+            format!("netdata_{context}{suffix}_average{{chart=\"{chart}\",dimension=\"{dim}\"}}");
+        out.insert((key, *ts), value.parse::<f64>().unwrap());
+    }
+    out
+}
+
+fn remote_write_stored(points: &[Point]) -> BTreeMap<(String, i64), f64> {
+    points
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                p.labels.get("instance").map(String::as_str),
+                Some(HOST),
+                "{p}"
+            );
+            let key = format!(
+                "{}{{chart=\"{}\",dimension=\"{}\"}}",
+                p.name, p.labels["chart"], p.labels["dimension"]
+            );
+            ((key, p.timestamp_s()), p.value_f64())
+        })
+        .collect()
+}
+
+/// The charts whose context is their id, with their units suffix.
+fn units() -> BTreeMap<&'static str, &'static str> {
+    [
+        ("system.cpu", "_percentage"),
+        ("system.load", "_load"),
+        ("system.ram", "_MiB"),
+        ("system.uptime", "_seconds"),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[test]
+fn opentsdb_http_reaches_victoria_metrics() {
+    let vm = VictoriaMetrics::start();
+    let mut backhaul = Backhaul::start(&http_instance(
+        "opentsdb:http",
+        "tsdbhttp",
+        &vm.opentsdb_http.to_string(),
+        "",
+    ));
+    backhaul.wait_printed(40, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    backhaul.stop();
+    let records = backhaul.records();
+    let tsdb = expected(&records, true);
+    assert_eq!(backhaul.delivered("tsdbhttp"), (records.len() as u64, 0));
+    let got = vm.wait_for(
+        &format!(r#"{{__name__=~"netdata\\..*",host="{HOST}"}}"#),
+        tsdb.len(),
+    );
+    assert_same("VictoriaMetrics OpenTSDB HTTP", &stored(&got), &tsdb);
+}
+
+#[test]
+fn remote_write_reaches_prometheus_and_victoria_metrics() {
+    let prometheus = Prometheus::start();
+    let vm = VictoriaMetrics::start();
+    let config = [
+        http_instance(
+            "prometheus_remote_write",
+            "prom",
+            &prometheus.http.to_string(),
+            "    remote write URL path = /api/v1/write\n",
+        ),
+        http_instance(
+            "prometheus_remote_write",
+            "vmrw",
+            &vm.http.to_string(),
+            "    remote write URL path = /api/v1/write\n    send charts matching = system.*\n",
+        ),
+    ]
+    .concat();
+    let mut backhaul = Backhaul::start(&config);
+    backhaul.wait_printed(60, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(4));
+    backhaul.stop();
+    let records = backhaul.records();
+    let want = remote_write_expected(&records, &units());
+    assert!(want.len() > 30, "{}", want.len());
+    assert_eq!(backhaul.delivered("prom").1, 0, "{}", backhaul.log());
+    // Prometheus is strict: out-of-order or malformed samples would be rejected (400) and
+    // logged as lost.
+    let got = prometheus.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
+    assert_same("Prometheus remote write", &remote_write_stored(&got), &want);
+    let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
+    assert_same(
+        "VictoriaMetrics remote write",
+        &remote_write_stored(&got),
+        &want,
+    );
+    assert!(
+        !backhaul.log().contains("answered HTTP"),
+        "{}",
+        backhaul.log()
+    );
+}
+
+/// Reads one HTTP response (head and `Content-Length` body) from `stream`.
+fn read_response(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if out.len() >= end + 4 + len {
+                out.truncate(end + 4 + len);
+                return out;
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A fault-injecting HTTP proxy in front of a real server: it answers the first `fail`
+/// requests itself with `status`, then forwards every request to `upstream`.
+fn failing_proxy(upstream: std::net::SocketAddr, fail: usize, status: u16) -> std::net::SocketAddr {
+    proxy(upstream, fail, status, None)
+}
+
+/// A proxy that forwards only requests carrying exactly the `Authorization` header
+/// `auth`; others get 401.
+fn auth_proxy(upstream: std::net::SocketAddr, auth: &str) -> std::net::SocketAddr {
+    proxy(upstream, 0, 0, Some(auth.to_owned()))
+}
+
+fn proxy(
+    upstream: std::net::SocketAddr,
+    fail: usize,
+    status: u16,
+    auth: Option<String>,
+) -> std::net::SocketAddr {
+    use std::sync::atomic::AtomicUsize;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (answered, auth) = (Arc::clone(&answered), auth.clone());
+            std::thread::spawn(move || serve(client, upstream, fail, status, auth, &answered));
+        }
+    });
+    addr
+}
+
+/// One proxied connection: requests in, one response each.
+fn serve(
+    mut client: std::net::TcpStream,
+    upstream: std::net::SocketAddr,
+    fail: usize,
+    status: u16,
+    auth: Option<String>,
+    answered: &std::sync::atomic::AtomicUsize,
+) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::Ordering;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        // One request: head, then Content-Length bytes.
+        let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match client.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + 4 + len {
+            match client.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let request: Vec<u8> = buf.drain(..head_end + 4 + len).collect();
+        let authorized = auth.as_ref().is_none_or(|want| {
+            head.lines()
+                .any(|l| l.strip_prefix("Authorization: ") == Some(want.as_str()))
+        });
+        let response = if !authorized {
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 13\r\n\r\nunauthorized\n".to_vec()
+        } else if answered.fetch_add(1, Ordering::SeqCst) < fail {
+            format!("HTTP/1.1 {status} Injected\r\nContent-Length: 9\r\n\r\ninjected\n")
+                .into_bytes()
+        } else {
+            let mut up = std::net::TcpStream::connect(upstream).unwrap();
+            // Ask the server to close after its response, so it ends with EOF.
+            let line_end = request.windows(2).position(|w| w == b"\r\n").unwrap();
+            up.write_all(&request[..line_end + 2]).unwrap();
+            up.write_all(b"Connection: close\r\n").unwrap();
+            up.write_all(&request[line_end + 2..]).unwrap();
+            read_response(&mut up)
+        };
+        if client.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_server_answering_500_loses_nothing() {
+    let vm = VictoriaMetrics::start();
+    // Three failures: the retries back off 1, 2 and 4 s.
+    let proxy = failing_proxy(vm.http, 3, 500);
+    let config = http_instance(
+        "prometheus_remote_write",
+        "flaky",
+        &proxy.to_string(),
+        "    remote write URL path = /api/v1/write\n    send charts matching = system.*\n",
+    );
+    let mut backhaul = Backhaul::start(&config);
+    backhaul.wait_printed(60, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(12));
+    backhaul.stop();
+    let records = backhaul.records();
+    let want = remote_write_expected(&records, &units());
+    let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
+    assert_same(
+        "VictoriaMetrics behind a failing proxy",
+        &remote_write_stored(&got),
+        &want,
+    );
+    let log = backhaul.log();
+    assert_eq!(log.matches("answered HTTP 500").count(), 3, "{log}");
+    assert_eq!(backhaul.delivered("flaky").1, 0, "{log}");
+}
+
+#[test]
+fn basic_authentication_is_sent_and_a_wrong_password_is_counted() {
+    let vm = VictoriaMetrics::start();
+    // "metrics:s3cret" in base64.
+    let proxy = auth_proxy(vm.http, "Basic bWV0cmljczpzM2NyZXQ=");
+    let dir = std::env::temp_dir().join(format!("backhaul-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, "s3cret\n").unwrap();
+    let section = |name: &str, password: &str| {
+        http_instance(
+            "prometheus_remote_write",
+            name,
+            &proxy.to_string(),
+            &format!(
+                "    remote write URL path = /api/v1/write\n    send charts matching = system.*\n    username = metrics\n    {password}\n"
+            ),
+        )
+    };
+    let config = [
+        section(
+            "good",
+            &format!("password file = {}", password_file.display()),
+        ),
+        section("bad", "password = wrong"),
+    ]
+    .concat();
+    let mut backhaul = Backhaul::start(&config);
+    backhaul.wait_printed(40, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(4));
+    backhaul.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    let want = remote_write_expected(&backhaul.records(), &units());
+    let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
+    assert_same(
+        "VictoriaMetrics behind an authenticating proxy",
+        &remote_write_stored(&got),
+        &want,
+    );
+    let log = backhaul.log();
+    assert!(
+        log.contains("bad: ") && log.contains("answered HTTP 401"),
+        "{log}"
+    );
+    assert!(
+        log.contains("records lost: rejected by the server (HTTP 401)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("s3cret") && !log.contains("wrong"),
+        "a secret was logged:\n{log}"
+    );
+    let (delivered, lost) = backhaul.delivered("bad");
+    assert_eq!(delivered, 0, "{log}");
+    assert!(lost > 0, "{log}");
+}
+
+#[test]
+fn remote_write_survives_the_server_going_away() {
+    let mut vm = VictoriaMetrics::start();
+    let config = http_instance(
+        "prometheus_remote_write",
+        "away",
+        &vm.http.to_string(),
+        "    remote write URL path = /api/v1/write\n    send charts matching = system.*\n",
+    );
+    let mut backhaul = Backhaul::start(&config);
+    backhaul.wait_printed(30, Duration::from_secs(20));
+    let pid = vm.server().pid().unwrap().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(5));
+    vm.restart();
+    std::thread::sleep(Duration::from_secs(6));
+    backhaul.stop();
+    let want = remote_write_expected(&backhaul.records(), &units());
+    let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
+    assert_same(
+        "VictoriaMetrics restarted mid-run",
+        &remote_write_stored(&got),
+        &want,
+    );
+    assert_eq!(backhaul.delivered("away").1, 0, "{}", backhaul.log());
 }

@@ -360,6 +360,19 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         }
     }
 
+    /// Replaces the extra header lines of the HTTP requests made from now on (e.g. a
+    /// bearer token read again from its file on reconnect). Requests already complete keep
+    /// the headers they were written with; the batch being filled is closed first.
+    /// Does nothing for stream framing.
+    pub fn set_http_extra_headers(&mut self, headers: &'a str) {
+        if let Framing::Http(mut h) = self.config.framing {
+            self.close_open_batch();
+            h.extra_headers = headers;
+            self.config.framing = Framing::Http(h);
+            self.header_reserve = header_len(&h, u64::MAX);
+        }
+    }
+
     /// Stops formatting new spans; what is buffered is still sent. For shutting down
     /// (deliver what is buffered, then exit) and for retiring an engine after a reload.
     pub fn stop_producing(&mut self) {
@@ -770,8 +783,12 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             }
             Link::Up => {
                 let waiting = self.buf.written > self.buf.acked || self.awaiting_response();
-                let stalled = (waiting || self.has_unsent())
-                    && now.saturating_duration_since(self.last_progress) >= self.config.timeout;
+                // While a retry waits for its backoff, nothing is expected to move; the
+                // stall clock starts again when the wait ends.
+                let since = self.last_progress.max(self.hold_until);
+                let stalled = now >= self.hold_until
+                    && (waiting || self.has_unsent())
+                    && now.saturating_duration_since(since) >= self.config.timeout;
                 if stalled {
                     self.counters.failures += 1;
                     self.link = Link::Closing;

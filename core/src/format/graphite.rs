@@ -101,16 +101,16 @@ pub fn len(record: &Record<'_>) -> usize {
 /// A record with its number texts.
 struct Line<'r, 'a> {
     record: &'r Record<'a>,
-    value: &'r str,
-    timestamp: &'r str,
+    value: &'r [u8],
+    timestamp: &'r [u8],
 }
 
 impl<'r, 'a> Line<'r, 'a> {
     fn new(record: &'r Record<'a>, value: &'r mut ValueBuffer, ts: &'r mut IntBuffer) -> Self {
         Self {
             record,
-            value: value.format(record.value),
-            timestamp: ts.format_i64(record.timestamp),
+            value: value.bytes(record.value),
+            timestamp: ts.i64_bytes(record.timestamp),
         }
     }
 }
@@ -134,9 +134,9 @@ impl Emit for Line<'_, '_> {
             sink.mapped(tags.as_bytes(), word_byte);
         }
         sink.raw(b" ");
-        sink.raw(self.value.as_bytes());
+        sink.raw(self.value);
         sink.raw(b" ");
-        sink.raw(self.timestamp.as_bytes());
+        sink.raw(self.timestamp);
         sink.raw(b"\n");
     }
 }

@@ -122,8 +122,8 @@ struct Line<'r, 'a> {
     record: &'r Record<'a>,
     tags: &'a str,
     raw_tags: bool,
-    value: &'r str,
-    timestamp: &'r str,
+    value: &'r [u8],
+    timestamp: &'r [u8],
 }
 
 impl<'r, 'a> Line<'r, 'a> {
@@ -135,8 +135,8 @@ impl<'r, 'a> Line<'r, 'a> {
             record,
             tags,
             raw_tags,
-            value: value.format(record.value),
-            timestamp: ts.format_i64(record.timestamp),
+            value: value.bytes(record.value),
+            timestamp: ts.i64_bytes(record.timestamp),
         }
     }
 }
@@ -177,9 +177,9 @@ impl Emit for Line<'_, '_> {
         field(K_DIM_ID, r.dimension.id);
         field(K_DIM_NAME, r.dimension.name);
         sink.raw(K_VALUE.as_bytes());
-        sink.raw(self.value.as_bytes());
+        sink.raw(self.value);
         sink.raw(K_TIMESTAMP.as_bytes());
-        sink.raw(self.timestamp.as_bytes());
+        sink.raw(self.timestamp);
         sink.raw(END.as_bytes());
     }
 }

@@ -185,6 +185,14 @@ impl ValueBuffer {
             Value::Collected(n) => self.int.format_i64(n),
         }
     }
+
+    /// [`format`](Self::format) as bytes, for the formatters (no UTF-8 check).
+    pub(crate) fn bytes(&mut self, value: Value) -> &[u8] {
+        match value {
+            Value::Stored(d) => self.decimal.bytes(d),
+            Value::Collected(n) => self.int.i64_bytes(n),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -282,8 +282,8 @@ impl<'r> Fields<'r> {
             tags: truncate(record.host.tags, limits::TAGS).as_bytes(),
             chart: record.chart_label().as_bytes(),
             dimension: record.dimension_label().as_bytes(),
-            value: value.format(record.value).as_bytes(),
-            timestamp: ts.format_i64(record.timestamp).as_bytes(),
+            value: value.bytes(record.value),
+            timestamp: ts.i64_bytes(record.timestamp),
         }
     }
 }

@@ -33,9 +33,26 @@ pub(super) fn measure<E: Emit>(record: &E) -> usize {
     m.0
 }
 
+/// At least the length of `record`, computed without looking at the bytes of the fields
+/// that JSON escaping can lengthen (counted at their longest). Equal to [`measure`] for a
+/// record without such fields.
+fn bound<E: Emit>(record: &E) -> usize {
+    let mut b = Bound(0);
+    record.emit(&mut b);
+    b.0
+}
+
 /// Writes `record` at the start of `out` if it fits whole; otherwise leaves `out`
 /// untouched and returns [`BufferFull`].
 pub(super) fn write<E: Emit>(record: &E, out: &mut [u8]) -> Result<usize, BufferFull> {
+    // When the record fits even at its longest, write it in one pass, without measuring
+    // it first: the bytes are the same and the record fits, so the result is too.
+    if bound(record) <= out.len() {
+        let mut line = LineBuf { out, pos: 0 };
+        record.emit(&mut line);
+        debug_assert_eq!(line.pos, measure(record), "measured and written lengths differ");
+        return Ok(line.pos);
+    }
     let n = measure(record);
     let dst = out.get_mut(..n).ok_or(BufferFull)?;
     let mut line = LineBuf { out: dst, pos: 0 };
@@ -69,9 +86,29 @@ impl Sink for Measure {
     }
 }
 
-/// The line cursor: writes into a buffer that [`write()`] has already sized to the record.
-/// Should a write ever not fit, it is dropped rather than panicking (the length check
-/// makes that unreachable).
+/// Counts bytes like [`Measure`], except that a JSON-escaped field counts as six bytes
+/// per byte (its longest escaped form), so that its bytes need not be read.
+#[derive(Debug)]
+struct Bound(usize);
+
+impl Sink for Bound {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0 = self.0.saturating_add(bytes.len());
+    }
+    fn mapped<F: Fn(u8) -> u8>(&mut self, src: &[u8], _map: F) {
+        self.0 = self.0.saturating_add(src.len());
+    }
+    fn sanitized(&mut self, src: &[u8]) {
+        self.0 = self.0.saturating_add(sanitized_len(src, BACKEND_NAME_USABLE));
+    }
+    fn json_escaped(&mut self, src: &[u8]) {
+        self.0 = self.0.saturating_add(src.len().saturating_mul(6));
+    }
+}
+
+/// The line cursor: writes into a buffer that [`write()`] has already checked to be long
+/// enough for the record. Should a write ever not fit, it is dropped rather than
+/// panicking (the length check makes that unreachable).
 #[derive(Debug)]
 pub(super) struct LineBuf<'o> {
     out: &'o mut [u8],
@@ -82,17 +119,22 @@ impl LineBuf<'_> {
     fn rest(&mut self) -> &mut [u8] {
         self.out.get_mut(self.pos..).unwrap_or(&mut [])
     }
+
+    /// The next `len` bytes of the buffer, if there are that many.
+    fn next(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.out.get_mut(self.pos..self.pos.checked_add(len)?)
+    }
 }
 
 impl Sink for LineBuf<'_> {
     fn raw(&mut self, bytes: &[u8]) {
-        if let Some(dst) = self.rest().get_mut(..bytes.len()) {
+        if let Some(dst) = self.next(bytes.len()) {
             dst.copy_from_slice(bytes);
             self.pos += bytes.len();
         }
     }
     fn mapped<F: Fn(u8) -> u8>(&mut self, src: &[u8], map: F) {
-        if let Some(dst) = self.rest().get_mut(..src.len()) {
+        if let Some(dst) = self.next(src.len()) {
             for (d, &b) in dst.iter_mut().zip(src) {
                 *d = map(b);
             }
@@ -104,6 +146,19 @@ impl Sink for LineBuf<'_> {
         self.pos += n;
     }
     fn json_escaped(&mut self, src: &[u8]) {
+        // Most fields need no escape: copy them while checking, and escape only a field
+        // that turns out to need it (over the copy), or that may not fit.
+        if let Some(dst) = self.next(src.len()) {
+            let mut special = false;
+            for (d, &b) in dst.iter_mut().zip(src) {
+                *d = b;
+                special |= JSON_SPECIAL[usize::from(b)];
+            }
+            if !special {
+                self.pos += src.len();
+                return;
+            }
+        }
         let n = escape_json(src, self.rest());
         self.pos += n;
     }
@@ -114,10 +169,20 @@ const fn is_control(b: u8) -> bool {
     b < 0x20 || b == 0x7f
 }
 
-/// For a field that sits inside a graphite metric path or an OpenTSDB metric name
-/// (prefix, graphite hostname): control bytes, space and `;` (graphite's tag start)
-/// become `_`.
-pub(super) const fn path_byte(b: u8) -> u8 {
+/// A byte map as a table, one load per byte: `byte_table!(rule)[b]` is `rule(b)`.
+macro_rules! byte_table {
+    ($rule:ident) => {{
+        let mut table = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            table[i] = $rule(i as u8);
+            i += 1;
+        }
+        table
+    }};
+}
+
+const fn path_rule(b: u8) -> u8 {
     if is_control(b) || b == b' ' || b == b';' {
         b'_'
     } else {
@@ -125,10 +190,7 @@ pub(super) const fn path_byte(b: u8) -> u8 {
     }
 }
 
-/// For a field that must stay one space-separated word (graphite tags, OpenTSDB
-/// hostname): control bytes (tab, newline, carriage return among them) and space
-/// become `_`.
-pub(super) const fn word_byte(b: u8) -> u8 {
+const fn word_rule(b: u8) -> u8 {
     if is_control(b) || b == b' ' {
         b'_'
     } else {
@@ -136,14 +198,36 @@ pub(super) const fn word_byte(b: u8) -> u8 {
     }
 }
 
-/// For a field that may hold several words but must stay on its line (OpenTSDB tags):
-/// control bytes become `_`, spaces stay.
-pub(super) const fn line_byte(b: u8) -> u8 {
+const fn line_rule(b: u8) -> u8 {
     if is_control(b) {
         b'_'
     } else {
         b
     }
+}
+
+const PATH_TABLE: [u8; 256] = byte_table!(path_rule);
+const WORD_TABLE: [u8; 256] = byte_table!(word_rule);
+const LINE_TABLE: [u8; 256] = byte_table!(line_rule);
+
+/// For a field that sits inside a graphite metric path or an OpenTSDB metric name
+/// (prefix, graphite hostname): control bytes, space and `;` (graphite's tag start)
+/// become `_`.
+pub(super) const fn path_byte(b: u8) -> u8 {
+    PATH_TABLE[b as usize]
+}
+
+/// For a field that must stay one space-separated word (graphite tags, OpenTSDB
+/// hostname): control bytes (tab, newline, carriage return among them) and space
+/// become `_`.
+pub(super) const fn word_byte(b: u8) -> u8 {
+    WORD_TABLE[b as usize]
+}
+
+/// For a field that may hold several words but must stay on its line (OpenTSDB tags):
+/// control bytes become `_`, spaces stay.
+pub(super) const fn line_byte(b: u8) -> u8 {
+    LINE_TABLE[b as usize]
 }
 
 /// The escape of `b` inside a JSON string: `None` if it stands for itself, else the
@@ -162,14 +246,36 @@ const fn json_escape(b: u8) -> Option<u8> {
     }
 }
 
-/// The length of the escaped form of `src` (see [`escape_json`]).
-pub(super) fn json_escaped_len(src: &[u8]) -> usize {
-    src.iter().fold(0usize, |n, &b| {
-        n.saturating_add(match json_escape(b) {
+/// The length of each byte's escaped form (see [`escape_json`]): 1, 2 or 6.
+const JSON_ESCAPED_LEN: [u8; 256] = {
+    let mut table = [1u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match json_escape(i as u8) {
             None => 1,
             Some(0) => 6,
             Some(_) => 2,
-        })
+        };
+        i += 1;
+    }
+    table
+};
+
+/// Whether a byte is escaped inside a JSON string.
+const JSON_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = json_escape(i as u8).is_some();
+        i += 1;
+    }
+    table
+};
+
+/// The length of the escaped form of `src` (see [`escape_json`]).
+pub(super) fn json_escaped_len(src: &[u8]) -> usize {
+    src.iter().fold(0usize, |n, &b| {
+        n.saturating_add(usize::from(JSON_ESCAPED_LEN[usize::from(b)]))
     })
 }
 

@@ -1,0 +1,21 @@
+use backhaul_benches::cycle::{self, Mode, Output};
+use backhaul_benches::population::Population;
+
+#[inline(never)]
+fn measured_cycles(pop: &Population, mode: Mode, out: &mut Output, k: usize) -> usize {
+    let mut n = 0;
+    for _ in 0..k {
+        n += cycle::export(pop, mode, out);
+    }
+    n
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = Mode::from_name(&args[2]).unwrap();
+    let pop = Population::new();
+    let mut out = Output::for_cycle();
+    cycle::export(&pop, mode, &mut out);
+    let n = measured_cycles(&pop, mode, &mut out, 2);
+    eprintln!("metrics {n}");
+}

@@ -1,0 +1,250 @@
+//! HTTPS destinations against VictoriaMetrics' own TLS listener (`-tls`), with a
+//! certificate authority made by the test: remote write arrives when the CA is trusted;
+//! a wrong CA and a wrong host name are refused (and nothing is sent in plaintext).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use backhaul_tests::peers;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn make_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// VictoriaMetrics serving HTTPS (on 127.0.0.1) with a certificate for `localhost` only.
+struct TlsVictoria {
+    child: Child,
+    addr: std::net::SocketAddr,
+    ca_file: PathBuf,
+    other_ca_file: PathBuf,
+    _dir: Dir,
+}
+
+impl TlsVictoria {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "backhaul-tls-vm-{}-{}",
+            std::process::id(),
+            peers::free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = make_ca("backhaul test CA");
+        let other = make_ca("another CA");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let cert_file = write("server.pem", &cert.pem());
+        let key_file = write("server.key", &key.serialize_pem());
+        let ca_file = write("ca.pem", &ca.pem());
+        let other_ca_file = write("other.pem", &other.pem());
+        let addr = peers::free_addr();
+        let child = Command::new("victoria-metrics")
+            .arg(format!("-storageDataPath={}", dir.join("data").display()))
+            .arg(format!("-httpListenAddr={addr}"))
+            .arg("-tls")
+            .arg(format!("-tlsCertFile={}", cert_file.display()))
+            .arg(format!("-tlsKeyFile={}", key_file.display()))
+            .arg("-search.latencyOffset=0s")
+            .arg("-search.disableCache")
+            .arg("-loggerLevel=WARN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("peer not installed: victoria-metrics (run scripts/peers.sh install)");
+        let vm = Self {
+            child,
+            addr,
+            ca_file,
+            other_ca_file,
+            _dir: Dir(dir),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while vm.curl("/health").as_deref() != Some("OK") {
+            assert!(
+                Instant::now() < deadline,
+                "victoria-metrics with TLS did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        vm
+    }
+
+    /// A GET over HTTPS trusting the test CA, with curl.
+    fn curl(&self, path_and_query: &str) -> Option<String> {
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(&self.ca_file)
+            .arg(format!(
+                "https://localhost:{}{path_and_query}",
+                self.addr.port()
+            ))
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Series names of everything stored.
+    fn series(&self) -> Vec<String> {
+        let _ = self.curl("/internal/force_flush");
+        self.curl("/api/v1/label/__name__/values")
+            .map(|body| {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                v["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TlsVictoria {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs backhaul with one remote-write-over-HTTPS destination for a few seconds and
+/// returns its log.
+fn run(destination: &str, ca_file: &Path, extra: &str) -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "backhaul-tls-{}-{}",
+        std::process::id(),
+        peers::free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("backhaul.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[prometheus_remote_write:https:secure]\n    destination = {destination}\n    update every = 1\n    remote write URL path = /api/v1/write\n    CA file = {}\n    send charts matching = system.*\n    timeout ms = 3000\n{extra}",
+            ca_file.display()
+        ),
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_backhaul"))
+        .args(["--check-config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backhaul"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--bind",
+            "none",
+            "--hostname",
+            "tls-host",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let l = Arc::clone(&log);
+    let err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let mut l = l.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    std::thread::sleep(Duration::from_secs(8));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = log.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{log}");
+    log
+}
+
+#[test]
+fn https_remote_write_with_a_trusted_ca_arrives() {
+    let vm = TlsVictoria::start();
+    let log = run(&format!("localhost:{}", vm.addr.port()), &vm.ca_file, "");
+    assert!(log.contains("secure: connected to localhost:"), "{log}");
+    let series = vm.series();
+    assert!(
+        series
+            .iter()
+            .any(|s| s == "netdata_system_cpu_percentage_average"),
+        "{series:?}\n{log}"
+    );
+    let delivered = log
+        .lines()
+        .find(|l| l.contains("secure: ") && l.contains(" records delivered"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(delivered.ends_with(", 0 lost"), "{log}");
+    assert!(!delivered.contains(": 0 records delivered"), "{log}");
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused() {
+    let vm = TlsVictoria::start();
+    let log = run(
+        &format!("localhost:{}", vm.addr.port()),
+        &vm.other_ca_file,
+        "",
+    );
+    assert!(
+        log.contains("TLS: the certificate of localhost is not trusted"),
+        "{log}"
+    );
+    assert!(!log.contains("secure: connected to"), "{log}");
+    assert!(vm.series().is_empty(), "nothing may arrive");
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused() {
+    let vm = TlsVictoria::start();
+    // The certificate names localhost only; connect to the same server by its address.
+    let log = run(&format!("127.0.0.1:{}", vm.addr.port()), &vm.ca_file, "");
+    assert!(log.contains("is not valid for 127.0.0.1"), "{log}");
+    assert!(vm.series().is_empty(), "nothing may arrive");
+}
