@@ -16,6 +16,7 @@ fn main() {
     let pop = Population::new();
     let mut out = Output::for_cycle();
     cycle::export(&pop, mode, &mut out);
-    let n = measured_cycles(&pop, mode, &mut out, 2);
+    let k: usize = args.get(3).map_or(2, |s| s.parse().unwrap());
+    let n = measured_cycles(&pop, mode, &mut out, k);
     eprintln!("metrics {n}");
 }
