@@ -107,6 +107,9 @@ fn drive<F: backhaul_core::engine::RecordFormat>(
     }
     engine.handle_disconnected(now, black_box(Some(0)));
     engine.handle_connect_failed(now);
+    black_box(engine.resume_point());
+    engine.set_http_extra_headers(black_box("X-A: b\r\n"));
+    engine.stop_producing();
     black_box(engine.counters().delivered);
 }
 
