@@ -7,13 +7,17 @@
 #                      Graphite lines on a UART (a fixed cost of backhaul in a firmware)
 #   backhaul-demo      the QEMU demo: two charts, the exporter's CPU chart, semihosting
 #
-#   scripts/embedded-footprint.sh            build and print the table
+#   scripts/embedded-footprint.sh            build, print the table, measure the stack
+#   scripts/embedded-footprint.sh --no-run   build and print the table only
 #   scripts/embedded-footprint.sh --no-build print the table of what is built
 #
 # Flash is text (vector table, code, read-only data) + data; RAM is data + bss (statics:
 # rings, the send buffer, the metrics store), without the stack. The rings are reported
-# apart: DIMS × SLOTS × 4 bytes, from the constants in each image's source. The numbers
-# in docs/embedded.md come from this script.
+# apart: DIMS × SLOTS × 4 bytes, from the constants in each image's source. The stack
+# comes on top: when qemu-system-arm is installed, the demo of each target runs for a few
+# lines (UART0 to nowhere; the Cortex-M4F image with -cpu cortex-m4) and reports its
+# stack's high-water mark (it paints the free RAM at boot). The numbers in
+# docs/embedded.md come from this script.
 
 set -euo pipefail
 
@@ -96,8 +100,33 @@ table() {
         "$(basename "$size_tool")"
 }
 
+# Runs the demo of each target under qemu and prints the stack's high-water mark.
+stack() {
+    local target cpu elf out
+    if ! command -v qemu-system-arm >/dev/null 2>&1; then
+        printf '\nstack: not measured (qemu-system-arm not installed: scripts/qemu-demo.sh install)\n'
+        return 0
+    fi
+    printf '\nstack high-water mark of backhaul-demo (qemu lm3s6965evb, 3 lines):\n'
+    for target in "${TARGETS[@]}"; do
+        cpu=cortex-m3
+        [[ "$target" == thumbv7em-* ]] && cpu=cortex-m4
+        elf=$FIRMWARE_DIR/target/$target/release/backhaul-demo
+        out=$(timeout 30 qemu-system-arm -machine lm3s6965evb -cpu "$cpu" -nographic \
+            -monitor none -icount shift=4,sleep=on -serial null \
+            -semihosting-config enable=on,target=native,arg=backhaul-demo,arg=3 \
+            -kernel "$elf" 2>/dev/null) || die "the demo for $target did not run: $out"
+        out=$(printf '%s\n' "$out" | sed -n 's/.*stack high-water mark \([0-9]*\) bytes.*/\1/p')
+        [[ -n "$out" ]] || die "the demo for $target did not report its stack"
+        printf '  %-22s %6d B (-cpu %s)\n' "$target" "$out" "$cpu"
+    done
+    printf '(the deepest word written: a frame that reserves stack without touching it is not\n'
+    printf 'seen; see "Footprint" in docs/embedded.md)\n'
+}
+
 case "${1:-}" in
-'') build && table ;;
+'') build && table && stack ;;
+--no-run) build && table ;;
 --no-build) table ;;
 -h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0" ;;
 *)

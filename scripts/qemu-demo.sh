@@ -52,6 +52,7 @@ is_installed() {
 backports_suite() {
     local codename=""
     if [[ -r /etc/os-release ]]; then
+        # shellcheck source=/dev/null
         codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
     fi
     [[ -n "$codename" ]] && printf '%s-backports' "$codename"
@@ -77,10 +78,10 @@ ensure_backports_source() {
 cmd_install() {
     local start=$SECONDS
     if ! is_installed "$PACKAGE"; then
-        command -v apt-get >/dev/null 2>&1 ||
-            die "qemu-system-arm not installed and apt-get not found: install qemu-system-arm by hand"
         [[ $(id -u) -eq 0 ]] ||
             die "qemu-system-arm not installed: run scripts/qemu-demo.sh as root once (or: sudo $0 install)"
+        command -v apt-get >/dev/null 2>&1 ||
+            die "qemu-system-arm not installed and apt-get not found: install qemu-system-arm by hand"
         export DEBIAN_FRONTEND=noninteractive
         local suite
         suite=$(ensure_backports_source)
@@ -119,7 +120,8 @@ cmd_build() {
     if [[ -n "${CI:-}" && "${CI:-}" != false ]]; then
         locked=(--locked)
     fi
-    (cd "$FIRMWARE_DIR" && cargo build "${locked[@]}" --release -q --bin backhaul-demo) ||
+    (cd "$FIRMWARE_DIR" &&
+        CARGO_TARGET_DIR="$FIRMWARE_DIR/target" cargo build "${locked[@]}" --release -q --bin backhaul-demo) ||
         die "building the firmware failed"
 }
 

@@ -28,7 +28,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_JOBS=(fmt clippy peers test doc cross deps probe bench vectors)
+ALL_JOBS=(fmt clippy peers qemu test doc cross embedded deps probe bench vectors)
 BARE_METAL_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
 PROBE_DIR=tests/no-alloc-probe
 VECTOR_DIR=tests/vectors/netdata
@@ -167,6 +167,47 @@ job_cross() {
     done
     run cargo clippy "${LOCKED[@]}" -p backhaul-core -p backhaul-embedded \
         --target thumbv7em-none-eabihf -- -D warnings
+}
+
+# qemu-system-arm for the embedded end-to-end test (tests/tests/qemu.rs, in the test job),
+# installed by scripts/qemu-demo.sh (from bookworm-backports, which keeps the image's
+# qemu-utils; idempotent: a dpkg-query when it is there), with the Rust target the demo
+# firmware is built for. Like the peers: without root nothing can be installed, the job
+# says so, and the test then fails with "qemu-system-arm not installed: ...".
+job_qemu() {
+    if [[ $(id -u) -eq 0 ]]; then
+        run scripts/qemu-demo.sh install
+    elif scripts/qemu-demo.sh check; then
+        run scripts/qemu-demo.sh install # the Rust target only; needs no root
+    else
+        printf 'qemu: SKIPPED: not root, so qemu-system-arm cannot be installed.\n'
+        printf 'qemu: the qemu test will fail until someone runs: sudo scripts/qemu-demo.sh install\n'
+    fi
+}
+
+# The embedded shell and its firmware (shell-embedded/firmware, a workspace of its own,
+# so neither the fmt nor the clippy job sees it): the crate for both bare-metal targets
+# with and without defmt (already built by the cross job when it ran: then this costs
+# nothing), clippy with defmt on the firmware's FPU target, then the firmware's format,
+# clippy, the QEMU demo build, and the footprint images with their size table (no QEMU
+# runs here: the test job runs the demo end to end).
+job_embedded() {
+    local target
+    for target in "${BARE_METAL_TARGETS[@]}"; do
+        ensure_target "$target"
+        run cargo build "${LOCKED[@]}" -p backhaul-embedded --target "$target"
+        run cargo build "${LOCKED[@]}" -p backhaul-embedded --target "$target" --features defmt
+    done
+    run cargo clippy "${LOCKED[@]}" -p backhaul-embedded --target thumbv7em-none-eabihf \
+        --features defmt -- -D warnings
+    ensure_target thumbv7m-none-eabi
+    local color=never
+    [[ -t 1 ]] && color=auto
+    run cargo fmt --check --manifest-path shell-embedded/firmware/Cargo.toml -- --color="$color"
+    (cd shell-embedded/firmware &&
+        run cargo clippy "${LOCKED[@]}" --release --bins -- -D warnings)
+    run scripts/qemu-demo.sh build
+    run scripts/embedded-footprint.sh --no-run
 }
 
 job_deps() {

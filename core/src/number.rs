@@ -68,6 +68,12 @@ fn write_u64_backwards(n: u64, buf: &mut [u8], end: usize) -> usize {
         let zeros = (low_digits.trailing_zeros() / 8).min(7) as usize;
         return start + 12 + zeros;
     }
+    if n < 100 * E8 {
+        // Nine or ten digits (a Unix time): a pair in front of the eight.
+        let pair = PAIRS[(n / E8 % 100) as usize];
+        chunks[10..12].copy_from_slice(&pair);
+        return start + 10 + usize::from(pair[0] == b'0');
+    }
     let middle_digits = eight_digit_values(middle);
     chunks[4..12].copy_from_slice(&(middle_digits | ZEROS).to_le_bytes());
     if n < E16 {
@@ -413,6 +419,48 @@ mod tests {
         }
         for n in [0u64, 7, 10, 100, 1 << 40, u64::MAX] {
             assert_eq!(buf.format_u64(n), format!("{n}"));
+        }
+    }
+
+    /// A xorshift64 sequence, for wide coverage without a dependency.
+    fn xorshift(mut x: u64) -> impl Iterator<Item = u64> {
+        core::iter::from_fn(move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Some(x)
+        })
+    }
+
+    #[test]
+    fn integers_of_every_length_match_core_fmt() {
+        let mut buf = IntBuffer::new();
+        let mut check = |n: u64| {
+            assert_eq!(buf.format_u64(n), format!("{n}"));
+            let i = n as i64;
+            assert_eq!(buf.format_i64(i), format!("{i}"));
+            assert_eq!(buf.i64_bytes(i), format!("{i}").as_bytes());
+        };
+        for k in 0..20 {
+            let p = 10u64.pow(k);
+            for n in [p - 1, p, p + 1, p.wrapping_mul(9), p.wrapping_mul(9) + 9] {
+                check(n);
+            }
+        }
+        for x in xorshift(0x9e37_79b9_7f4a_7c15).take(200_000) {
+            check(x >> (x % 64));
+        }
+    }
+
+    #[test]
+    fn decimals_of_every_length_match_core_fmt() {
+        let mut buf = DecimalBuffer::new();
+        for x in xorshift(0x2545_f491_4f6c_dd1d).take(200_000) {
+            let units = u128::from(x >> (x % 64)) << (x % 3 * 20);
+            let negative = x & 1 == 1;
+            let sign = if negative { "-" } else { "" };
+            let want = format!("{sign}{}.{:07}", units / SCALE, units % SCALE);
+            assert_eq!(buf.format(Decimal::from_units(negative, units)), want);
         }
     }
 

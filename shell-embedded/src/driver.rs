@@ -59,7 +59,15 @@ pub struct Status {
     pub blocked: bool,
 }
 
-/// The exporter for one destination; see the [module docs](self).
+/// The exporter for one destination.
+///
+/// [`poll`](Self::poll) does everything that is due, without blocking (unless the
+/// transport blocks): it reads the clock, collects the self-monitoring charts when their
+/// interval has passed, advances the engine's schedule (formatting due spans from the
+/// rings into the send buffer), connects or closes as the engine asks, and writes what
+/// the transport takes. It returns when to call it next. Call it from the main loop after
+/// each collection, when that time comes, and when a non-blocking transport can take
+/// more bytes again (say, on a UART's TX-empty interrupt).
 ///
 /// * `T`: the [`Transport`];
 /// * `C`: the [`Clock`];
@@ -168,8 +176,8 @@ where
         Ok(())
     }
 
-    /// Does what is due (see the [module docs](self)) with `metrics` as the source, and
-    /// collects the self-monitoring charts into it when they are due.
+    /// Does what is due (see [`Exporter`]) with `metrics` as the source, and collects the
+    /// self-monitoring charts into it when they are due.
     pub fn poll<const CH: usize, const D: usize, const S: usize>(
         &mut self,
         metrics: &mut Metrics<'_, CH, D, S>,
@@ -214,7 +222,10 @@ where
                 break;
             };
             match self.transport.write(bytes) {
-                Ok(n) => self.engine.handle_written(now, n),
+                Ok(n) => {
+                    trace!("backhaul: wrote {} bytes", n);
+                    self.engine.handle_written(now, n);
+                }
                 Err(nb::Error::WouldBlock) => {
                     blocked = true;
                     busy = false;

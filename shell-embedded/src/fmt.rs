@@ -11,6 +11,20 @@
 #![allow(unused_macros)]
 
 #[cfg(feature = "defmt")]
+macro_rules! trace {
+    ($($arg:tt)*) => {
+        ::defmt::trace!($($arg)*)
+    };
+}
+
+#[cfg(not(feature = "defmt"))]
+macro_rules! trace {
+    ($fmt:literal $(, $arg:expr)* $(,)?) => {{
+        let _ = ($(&$arg,)*);
+    }};
+}
+
+#[cfg(feature = "defmt")]
 macro_rules! debug {
     ($($arg:tt)*) => {
         ::defmt::debug!($($arg)*)

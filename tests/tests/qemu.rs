@@ -11,7 +11,7 @@
 //! "qemu-system-arm not installed: run scripts/qemu-demo.sh as root once".
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use backhaul_tests::peers::{self, Point, VictoriaMetrics};
@@ -38,13 +38,12 @@ fn repo_root() -> PathBuf {
 }
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// qemu-system-arm, installed by the script if this runs as root; a clear failure if not.
-fn require_qemu(script: &PathBuf) {
+fn require_qemu(script: &Path) {
     if on_path("qemu-system-arm") {
         return;
     }
@@ -91,12 +90,17 @@ fn the_firmware_under_qemu_exports_to_victoria_metrics() {
     let points = vm.wait_for(&selector, LINES);
     // Nothing more arrives: the firmware stopped after exactly LINES lines.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let points = {
-        let again = vm.export(&selector);
-        assert_eq!(again, points, "more points arrived after the run");
-        again
-    };
+    assert_eq!(
+        vm.export(&selector),
+        points,
+        "more points arrived after the run"
+    );
     assert_eq!(points.len(), LINES, "{}", show(&points));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains(&format!("backhaul-demo: {LINES} lines sent, 0 lost")),
+        "the firmware's report: {report}"
+    );
 
     let mut series: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
     for p in &points {
@@ -115,14 +119,22 @@ fn the_firmware_under_qemu_exports_to_victoria_metrics() {
     for (name, pts) in &series {
         for (i, p) in pts.iter().enumerate() {
             assert_eq!(p.timestamp_ms % 1000, 0, "{p}");
-            assert_eq!(p.timestamp_s(), first + i as i64, "{name}: not one a second:\n{}", show(&points));
+            assert_eq!(
+                p.timestamp_s(),
+                first + i as i64,
+                "{name}: not one a second:\n{}",
+                show(&points)
+            );
             assert!(
                 (start..=end).contains(&p.timestamp_s()),
                 "{p} is outside the run's window {start}..={end}"
             );
         }
     }
-    let counts: Vec<usize> = [COUNTER, SENSOR, CPU].iter().map(|n| series[n].len()).collect();
+    let counts: Vec<usize> = [COUNTER, SENSOR, CPU]
+        .iter()
+        .map(|n| series[n].len())
+        .collect();
     assert!(
         counts[0] >= counts[1] && counts[1] >= counts[2] && counts[0] - counts[2] <= 1,
         "per-series counts {counts:?}"
@@ -137,7 +149,11 @@ fn the_firmware_under_qemu_exports_to_victoria_metrics() {
         assert_eq!(p.value_f64(), k as f64, "{p}");
         let s = series[SENSOR].get(i);
         if let Some(s) = s {
-            assert_eq!(s.value_f64(), sensor(k) as f64 / 1000.0, "{s} (counter {k})");
+            assert_eq!(
+                s.value_f64(),
+                sensor(k) as f64 / 1000.0,
+                "{s} (counter {k})"
+            );
         }
     }
     // The exporter's own CPU time, in milliseconds per second: more than nothing, far
@@ -146,7 +162,11 @@ fn the_firmware_under_qemu_exports_to_victoria_metrics() {
         let ms = p.value_f64();
         assert!((0.0..100.0).contains(&ms), "{p}");
     }
-    assert!(series[CPU].iter().any(|p| p.value_f64() > 0.0), "{}", show(&points));
+    assert!(
+        series[CPU].iter().any(|p| p.value_f64() > 0.0),
+        "{}",
+        show(&points)
+    );
 }
 
 fn show(points: &[Point]) -> String {

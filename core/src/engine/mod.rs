@@ -727,21 +727,16 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         batch.end = self.buf.filled;
         if h.snappy {
             // Compress the body into the room kept free after it, then move it back.
-            let mut table = [0u16; COMPRESSION_TABLE];
             let (body, end) = (batch.body, batch.end);
-            let storage = self.buf.storage_mut();
-            let (front, room) = storage.split_at_mut(end);
-            let Ok(n) = compress(&front[body..], room, &mut table) else {
+            let Some(n) = compress_in_place(self.buf.storage_mut(), body, end) else {
                 // Unreachable: the room was reserved. Drop the batch rather than send garbage.
                 self.buf.filled = batch.reserve;
                 self.batch_count -= 1;
                 self.counters.buffered -= batch.records;
                 self.records_gone(batch.record_bytes);
-                self.counters
-                    .lose(LossReason::Oversized, batch.records, (end - body) as u64);
+                self.counters.lose(LossReason::Oversized, batch.records, (end - body) as u64);
                 return;
             };
-            storage.copy_within(end..end + n, body);
             batch.end = body + n;
             self.buf.filled = batch.end;
         }
@@ -1117,6 +1112,18 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SendBuffer<B> {
             b.end -= shift;
         }
     }
+}
+
+/// Snappy-compresses `storage[body..end]` into the room after `end` and moves the result
+/// to `body`; returns its length, or `None` if the room is too small. Kept out of line so
+/// that the hash table (8 KiB) is on the stack only while a body is compressed.
+#[inline(never)]
+fn compress_in_place(storage: &mut [u8], body: usize, end: usize) -> Option<usize> {
+    let mut table = [0u16; COMPRESSION_TABLE];
+    let (front, room) = storage.split_at_mut(end);
+    let n = compress(front.get(body..)?, room, &mut table).ok()?;
+    storage.copy_within(end..end + n, body);
+    Some(n)
 }
 
 /// Whether the aligned window of the span `(after, before]` contains a point that the

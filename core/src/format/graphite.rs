@@ -116,6 +116,8 @@ impl<'r, 'a> Line<'r, 'a> {
 }
 
 impl Emit for Line<'_, '_> {
+    const MAX_LEN: usize = MAX_LINE_LEN;
+
     fn emit<S: Sink>(&self, sink: &mut S) {
         let host = &self.record.host;
         sink.mapped(truncate(host.prefix, limits::PREFIX).as_bytes(), path_byte);

@@ -142,14 +142,20 @@ impl<'r, 'a> Line<'r, 'a> {
 }
 
 impl Emit for Line<'_, '_> {
+    const MAX_LEN: usize = MAX_LINE_LEN;
+
     fn emit<S: Sink>(&self, sink: &mut S) {
         let r = self.record;
-        let mut field = |literal: &str, text: &str, max: usize| {
-            sink.raw(literal.as_bytes());
-            sink.json_escaped(truncate(text, max).as_bytes());
-        };
-        field(K_PREFIX, r.host.prefix, limits::PREFIX);
-        field(K_HOSTNAME, r.host.hostname, limits::HOSTNAME);
+        // A macro rather than a closure, so that each literal is copied with its known
+        // length.
+        macro_rules! field {
+            ($literal:expr, $text:expr, $max:expr) => {{
+                sink.raw($literal.as_bytes());
+                sink.json_escaped(truncate($text, $max).as_bytes());
+            }};
+        }
+        field!(K_PREFIX, r.host.prefix, limits::PREFIX);
+        field!(K_HOSTNAME, r.host.hostname, limits::HOSTNAME);
         sink.raw(HOST_END.as_bytes());
         if self.raw_tags {
             sink.raw(TAGS_RAW.as_bytes());
@@ -164,18 +170,14 @@ impl Emit for Line<'_, '_> {
             sink.json_escaped(self.tags.as_bytes());
             sink.raw(TAGS_STRING_END.as_bytes());
         }
-        let mut field = |literal: &str, text: &str| {
-            sink.raw(literal.as_bytes());
-            sink.json_escaped(truncate(text, limits::NAME).as_bytes());
-        };
-        field(K_CHART_ID, r.chart.id);
-        field(K_CHART_NAME, r.chart.name);
-        field(K_FAMILY, r.chart.family);
-        field(K_CONTEXT, r.chart.context);
-        field(K_TYPE, r.chart.chart_type);
-        field(K_UNITS, r.chart.units);
-        field(K_DIM_ID, r.dimension.id);
-        field(K_DIM_NAME, r.dimension.name);
+        field!(K_CHART_ID, r.chart.id, limits::NAME);
+        field!(K_CHART_NAME, r.chart.name, limits::NAME);
+        field!(K_FAMILY, r.chart.family, limits::NAME);
+        field!(K_CONTEXT, r.chart.context, limits::NAME);
+        field!(K_TYPE, r.chart.chart_type, limits::NAME);
+        field!(K_UNITS, r.chart.units, limits::NAME);
+        field!(K_DIM_ID, r.dimension.id, limits::NAME);
+        field!(K_DIM_NAME, r.dimension.name, limits::NAME);
         sink.raw(K_VALUE.as_bytes());
         sink.raw(self.value);
         sink.raw(K_TIMESTAMP.as_bytes());

@@ -292,6 +292,8 @@ impl<'r> Fields<'r> {
 struct Telnet<'r>(Fields<'r>);
 
 impl Emit for Telnet<'_> {
+    const MAX_LEN: usize = MAX_LINE_LEN;
+
     fn emit<S: Sink>(&self, sink: &mut S) {
         let f = &self.0;
         sink.raw(PUT.as_bytes());
@@ -332,6 +334,8 @@ impl Object<'_> {
 }
 
 impl Emit for Object<'_> {
+    const MAX_LEN: usize = MAX_OBJECT_LEN;
+
     fn emit<S: Sink>(&self, sink: &mut S) {
         let f = &self.0;
         sink.raw(OBJECT_METRIC.as_bytes());

@@ -22,6 +22,9 @@ pub(super) trait Sink {
 
 /// A record, described once for both sinks.
 pub(super) trait Emit {
+    /// No record of this kind is longer (its format's documented worst case).
+    const MAX_LEN: usize = usize::MAX;
+
     /// Sends every byte of the record to `sink`, in order.
     fn emit<S: Sink>(&self, sink: &mut S);
 }
@@ -47,7 +50,7 @@ fn bound<E: Emit>(record: &E) -> usize {
 pub(super) fn write<E: Emit>(record: &E, out: &mut [u8]) -> Result<usize, BufferFull> {
     // When the record fits even at its longest, write it in one pass, without measuring
     // it first: the bytes are the same and the record fits, so the result is too.
-    if bound(record) <= out.len() {
+    if out.len() >= E::MAX_LEN || bound(record) <= out.len() {
         let mut line = LineBuf { out, pos: 0 };
         record.emit(&mut line);
         debug_assert_eq!(line.pos, measure(record), "measured and written lengths differ");
@@ -127,12 +130,14 @@ impl LineBuf<'_> {
 }
 
 impl Sink for LineBuf<'_> {
+    #[inline]
     fn raw(&mut self, bytes: &[u8]) {
         if let Some(dst) = self.next(bytes.len()) {
-            dst.copy_from_slice(bytes);
+            copy_bytes(dst, bytes);
             self.pos += bytes.len();
         }
     }
+    #[inline]
     fn mapped<F: Fn(u8) -> u8>(&mut self, src: &[u8], map: F) {
         if let Some(dst) = self.next(src.len()) {
             for (d, &b) in dst.iter_mut().zip(src) {
@@ -141,26 +146,128 @@ impl Sink for LineBuf<'_> {
             self.pos += src.len();
         }
     }
+    #[inline]
     fn sanitized(&mut self, src: &[u8]) {
         let n = sanitize_backend(src, BACKEND_NAME_USABLE, self.rest());
         self.pos += n;
     }
+    #[inline(always)]
     fn json_escaped(&mut self, src: &[u8]) {
-        // Most fields need no escape: copy them while checking, and escape only a field
-        // that turns out to need it (over the copy), or that may not fit.
+        // Most fields need no escape: they are copied as they are.
         if let Some(dst) = self.next(src.len()) {
-            let mut special = false;
-            for (d, &b) in dst.iter_mut().zip(src) {
-                *d = b;
-                special |= JSON_SPECIAL[usize::from(b)];
-            }
-            if !special {
+            if copy_if_plain_json(dst, src) {
                 self.pos += src.len();
                 return;
             }
         }
+        self.json_escaped_slowly(src);
+    }
+}
+
+impl LineBuf<'_> {
+    /// [`Sink::json_escaped`] for a field with bytes to escape, or that does not fit.
+    #[cold]
+    #[inline(never)]
+    fn json_escaped_slowly(&mut self, src: &[u8]) {
         let n = escape_json(src, self.rest());
         self.pos += n;
+    }
+}
+
+/// Copies `src` into `dst` (of the same length). Short copies, the usual case in a
+/// record, are two overlapping loads and stores instead of a call to `memcpy`.
+#[inline]
+pub(super) fn copy_bytes(dst: &mut [u8], src: &[u8]) {
+    let n = src.len().min(dst.len());
+    if (8..=16).contains(&n) {
+        copy_chunk::<8>(dst, src, 0);
+        copy_chunk::<8>(dst, src, n - 8);
+    } else if (4..8).contains(&n) {
+        copy_chunk::<4>(dst, src, 0);
+        copy_chunk::<4>(dst, src, n - 4);
+    } else if n < 4 {
+        for (d, &b) in dst.iter_mut().zip(src) {
+            *d = b;
+        }
+    } else if let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Copies the `N` bytes at `at` from `src` to `dst`, if both have them.
+#[inline]
+fn copy_chunk<const N: usize>(dst: &mut [u8], src: &[u8], at: usize) {
+    if let (Some(d), Some(s)) = (dst.get_mut(at..at + N), src.get(at..at + N)) {
+        d.copy_from_slice(s);
+    }
+}
+
+/// `0x01` in every byte.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// `0x80` in every byte.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero if and only if a byte of `x` must be escaped in a JSON string: below 0x20,
+/// `"` or `\`. (Each test is exact as a whole: a borrow can only mark a byte above one
+/// that is itself marked.)
+#[inline]
+const fn json_special_bytes(x: u64) -> u64 {
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+    let quote = x ^ (ONES * b'"' as u64);
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = x ^ (ONES * b'\\' as u64);
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (below_space | quote | backslash) & HIGHS
+}
+
+/// The `N` bytes of `src` at `at` as a little-endian word, if there are that many.
+#[inline]
+fn load<const N: usize>(src: &[u8], at: usize) -> Option<[u8; N]> {
+    src.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+/// Copies `src` into `dst` (of the same length) and returns `true` if no byte of it needs
+/// a JSON escape; otherwise returns `false`, with `dst` possibly written in part. Eight
+/// bytes are checked and copied at a time.
+#[inline(always)]
+fn copy_if_plain_json(dst: &mut [u8], src: &[u8]) -> bool {
+    let n = src.len();
+    if n < 4 {
+        if src.iter().any(|&b| JSON_SPECIAL[usize::from(b)]) {
+            return false;
+        }
+        copy_bytes(dst, src);
+        return true;
+    }
+    if n < 8 {
+        // Two overlapping halves, checked as one word.
+        let (Some(a), Some(b)) = (load::<4>(src, 0), load::<4>(src, n - 4)) else {
+            return false;
+        };
+        let x = u64::from(u32::from_le_bytes(a)) | u64::from(u32::from_le_bytes(b)) << 32;
+        if json_special_bytes(x) != 0 {
+            return false;
+        }
+        copy_chunk::<4>(dst, src, 0);
+        copy_chunk::<4>(dst, src, n - 4);
+        return true;
+    }
+    // Words at 0, 8, 16, … and a last one ending at `n` (overlapping the one before).
+    let mut at = 0;
+    loop {
+        let Some(word) = load::<8>(src, at) else {
+            return false;
+        };
+        if json_special_bytes(u64::from_le_bytes(word)) != 0 {
+            return false;
+        }
+        if let Some(d) = dst.get_mut(at..at + 8) {
+            d.copy_from_slice(&word);
+        }
+        if at + 8 >= n {
+            return true;
+        }
+        at = (at + 8).min(n - 8);
     }
 }
 
@@ -389,6 +496,52 @@ mod tests {
         let mut out = [b'#'; 1];
         assert_eq!(escape_json(b"abc", &mut out), 1);
         assert_eq!(escape_json(b"", &mut []), 0);
+    }
+
+    #[test]
+    fn fast_json_copy_agrees_with_escaping() {
+        for len in 0..40 {
+            for pos in 0..=len {
+                for special in [b'"', b'\\', b'\n', 0x1f, 0x00, 0x20, 0x7f, 0x21, 0xc3, 0xff] {
+                    let mut src = vec![b'a'; len];
+                    if let Some(b) = src.get_mut(pos) {
+                        *b = special;
+                    }
+                    let mut want = vec![0u8; 6 * len];
+                    let n = escape_json(&src, &mut want);
+                    want.truncate(n);
+                    let mut out = vec![b'#'; 6 * len + 8];
+                    let mut line = LineBuf {
+                        out: &mut out,
+                        pos: 0,
+                    };
+                    line.json_escaped(&src);
+                    let end = line.pos;
+                    assert_eq!(out[..end], want[..], "{src:?}");
+                    assert!(out[end..].iter().all(|&b| b == b'#'), "{src:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn raw_copies_of_every_length() {
+        let src: Vec<u8> = (1..=60).collect();
+        for len in 0..=src.len() {
+            let mut out = vec![0u8; 70];
+            let mut line = LineBuf {
+                out: &mut out,
+                pos: 0,
+            };
+            line.raw(b"x");
+            line.raw(&src[..len]);
+            line.raw(b"y");
+            assert_eq!(line.pos, len + 2);
+            assert_eq!(out[0], b'x');
+            assert_eq!(out[1..=len], src[..len]);
+            assert_eq!(out[len + 1], b'y');
+            assert!(out[len + 2..].iter().all(|&b| b == 0));
+        }
     }
 
     #[test]

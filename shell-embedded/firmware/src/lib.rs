@@ -7,7 +7,8 @@
 //!   seconds) and a cycle counter from SysTick, the board's side of
 //!   [`backhaul_embedded::Clock`] and [`backhaul_embedded::CycleCounter`];
 //! * [`host`]: what the demo asks the host through semihosting (the time, its command
-//!   line, the exit).
+//!   line, the exit);
+//! * [`stack`]: the stack's high-water mark (paint at boot, measure later).
 //!
 //! This is the only place with `unsafe` code: register accesses and semihosting calls.
 
@@ -34,7 +35,10 @@ pub static SECONDS: AtomicU32 = AtomicU32::new(0);
 
 /// Counts one second; call it from the SysTick exception handler.
 pub fn tick() {
-    SECONDS.store(SECONDS.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    SECONDS.store(
+        SECONDS.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// Starts SysTick on the core clock with one interrupt a second.
@@ -78,9 +82,7 @@ impl Clock for SysTickClock {
     fn now(&mut self) -> Instant {
         let (seconds, cycles) = elapsed();
         let micros = u64::from(cycles) * 1_000_000 / u64::from(SYSCLK_HZ);
-        Instant::from_micros(
-            (self.base_secs + i64::from(seconds)) * 1_000_000 + micros as i64,
-        )
+        Instant::from_micros((self.base_secs + i64::from(seconds)) * 1_000_000 + micros as i64)
     }
 }
 
@@ -215,15 +217,17 @@ pub mod host {
         let text = text.split(|&b| b == 0).next().unwrap_or(&[]);
         let last = text
             .split(|b| b.is_ascii_whitespace())
-            .filter(|w| !w.is_empty())
-            .next_back()
+            .rfind(|w| !w.is_empty())
             .unwrap_or(&[]);
         let mut n: u32 = 0;
         for &d in last {
             if !d.is_ascii_digit() {
                 return default;
             }
-            n = match n.checked_mul(10).and_then(|n| n.checked_add(u32::from(d - b'0'))) {
+            n = match n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u32::from(d - b'0')))
+            {
                 Some(n) => n,
                 None => return default,
             };
@@ -244,5 +248,59 @@ pub mod host {
         });
         #[allow(clippy::empty_loop)]
         loop {}
+    }
+}
+
+pub mod stack {
+    //! The stack's high-water mark: [`paint`] the free RAM below the stack at boot,
+    //! [`peak`] measures how deep the stack has reached since.
+    //!
+    //! cortex-m-rt puts the statics at the bottom of RAM and the stack at the top,
+    //! growing down towards `__sheap` (the end of the statics).
+
+    const PATTERN: u32 = 0xACE0_BA5E;
+    /// Bytes below the current stack pointer left unpainted (the painting's own frame).
+    const MARGIN: usize = 256;
+
+    extern "C" {
+        static mut __sheap: u32;
+        static _stack_start: u32;
+    }
+
+    fn bounds() -> (usize, usize) {
+        // Only the addresses of the linker's symbols are taken.
+        (
+            core::ptr::addr_of!(__sheap) as usize,
+            core::ptr::addr_of!(_stack_start) as usize,
+        )
+    }
+
+    /// Fills the RAM between the statics and the stack with a pattern. Call it first
+    /// thing in `main`, before any interrupt is enabled.
+    pub fn paint() {
+        let (bottom, _) = bounds();
+        let sp = cortex_m::register::msp::read() as usize;
+        let mut at = bottom;
+        while at + 4 <= sp.saturating_sub(MARGIN) {
+            // SAFETY: free RAM between the statics and the live stack, not in use by
+            // anything else before interrupts are enabled.
+            unsafe { (at as *mut u32).write_volatile(PATTERN) };
+            at += 4;
+        }
+    }
+
+    /// The deepest the stack has been since [`paint`], in bytes.
+    #[must_use]
+    pub fn peak() -> usize {
+        let (bottom, top) = bounds();
+        let mut at = bottom;
+        while at < top {
+            // SAFETY: RAM between the statics and the top of the stack, read only.
+            if unsafe { (at as *const u32).read_volatile() } != PATTERN {
+                break;
+            }
+            at += 4;
+        }
+        top - at
     }
 }

@@ -244,10 +244,22 @@ impl MetricName {
     /// The name of `record`'s series (see the [module documentation](self)).
     #[must_use]
     pub fn new(record: &Record<'_>, kind: SeriesKind, options: Options) -> Self {
-        let mut name = Self {
+        let mut name = Self::empty();
+        name.build(record, kind, options);
+        name
+    }
+
+    /// An empty name.
+    const fn empty() -> Self {
+        Self {
             buf: [0; MAX_METRIC_NAME_LEN],
             len: 0,
-        };
+        }
+    }
+
+    /// Appends the name of `record`'s series (built in place: the name is a large value).
+    fn build(&mut self, record: &Record<'_>, kind: SeriesKind, options: Options) {
+        let name = self;
         let prefix = truncate(record.host.prefix, limits::PREFIX).as_bytes();
         if prefix.first().is_some_and(u8::is_ascii_digit) {
             name.push(b"_");
@@ -274,7 +286,6 @@ impl MetricName {
                 }
             }
         }
-        name
     }
 
     /// The name.
@@ -288,11 +299,12 @@ impl MetricName {
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if let Some(slot) = self.buf.get_mut(self.len) {
-                *slot = b;
-                self.len += 1;
-            }
+        // What fits of `bytes` (the name is sized so that everything fits).
+        let rest = self.buf.get_mut(self.len..).unwrap_or(&mut []);
+        let n = bytes.len().min(rest.len());
+        if let (Some(dst), Some(src)) = (rest.get_mut(..n), bytes.get(..n)) {
+            crate::format::text::copy_bytes(dst, src);
+            self.len += n;
         }
     }
 
@@ -303,6 +315,7 @@ impl MetricName {
 }
 
 /// Appends the labels that have a value, in the given (sorted) order.
+#[inline]
 fn collect_labels<'a, const N: usize>(pairs: [(&'a str, &'a str); N]) -> ([Label<'a>; N], usize) {
     let mut labels = [Label::default(); N];
     let mut n = 0;
@@ -464,7 +477,8 @@ pub fn push_record(
     kind: SeriesKind,
     options: Options,
 ) -> Result<(), BufferFull> {
-    let name = MetricName::new(record, kind, options);
+    let mut name = MetricName::empty();
+    name.build(record, kind, options);
     let value = match record.value {
         Value::Stored(decimal) => decimal.to_f64(),
         Value::Collected(raw) => raw as f64,

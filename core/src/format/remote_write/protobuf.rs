@@ -20,6 +20,7 @@
 //! `timeseries` fields, so the bytes written so far are always a complete message.
 
 use super::varint::{fill_varint, sizeof_varint, sizeof_varint_i64};
+use crate::format::text::copy_bytes;
 use crate::format::BufferFull;
 
 /// Field 1, wire type 2 (length-delimited): `WriteRequest.timeseries`,
@@ -132,9 +133,7 @@ impl TimeSeries<'_> {
         let mut sink = Sink { buf: dst, pos: 0 };
         sink.len_prefix(TAG_1_LEN, size);
         for label in self.labels {
-            sink.len_prefix(TAG_1_LEN, label.compute_size());
-            sink.string(TAG_1_LEN, label.name);
-            sink.string(TAG_2_LEN, label.value);
+            sink.label(label);
         }
         sink.len_prefix(TAG_2_LEN, self.sample.compute_size());
         let bits = self.sample.value.to_bits();
@@ -175,19 +174,29 @@ struct Sink<'b> {
 }
 
 impl Sink<'_> {
+    #[inline]
     fn bytes(&mut self, src: &[u8]) {
         let end = self.pos.saturating_add(src.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            dst.copy_from_slice(src);
+            copy_bytes(dst, src);
         }
         self.pos = end;
     }
 
+    #[inline]
     fn byte(&mut self, b: u8) {
-        self.bytes(&[b]);
+        if let Some(slot) = self.buf.get_mut(self.pos) {
+            *slot = b;
+        }
+        self.pos = self.pos.saturating_add(1);
     }
 
+    #[inline]
     fn varint(&mut self, value: u64) {
+        if value < 0x80 {
+            // One byte: the usual length of a label or a string.
+            return self.byte(value as u8);
+        }
         let end = self.pos.saturating_add(sizeof_varint(value));
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
             fill_varint(value, dst);
@@ -195,11 +204,41 @@ impl Sink<'_> {
         self.pos = end;
     }
 
+    #[inline]
     fn len_prefix(&mut self, tag: u8, size: usize) {
         self.byte(tag);
         self.varint(size as u64);
     }
 
+    /// One `TimeSeries.labels` field.
+    #[inline]
+    fn label(&mut self, label: &Label<'_>) {
+        let (name, value) = (label.name.as_bytes(), label.value.as_bytes());
+        let size = 4 + name.len() + value.len();
+        // Both strings present and every length one byte, the usual case: the same bytes
+        // as the general path below, with fewer steps.
+        if !name.is_empty() && !value.is_empty() && size < 0x80 {
+            let end = self.pos.saturating_add(2 + size);
+            if let Some(dst) = self.buf.get_mut(self.pos..end) {
+                if let Some((head, rest)) = dst.split_first_chunk_mut::<4>() {
+                    *head = [TAG_1_LEN, size as u8, TAG_1_LEN, name.len() as u8];
+                    let (name_dst, rest) = rest.split_at_mut(name.len().min(rest.len()));
+                    copy_bytes(name_dst, name);
+                    if let Some((tag, value_dst)) = rest.split_first_chunk_mut::<2>() {
+                        *tag = [TAG_2_LEN, value.len() as u8];
+                        copy_bytes(value_dst, value);
+                    }
+                }
+            }
+            self.pos = end;
+            return;
+        }
+        self.len_prefix(TAG_1_LEN, label.compute_size());
+        self.string(TAG_1_LEN, label.name);
+        self.string(TAG_2_LEN, label.value);
+    }
+
+    #[inline]
     fn string(&mut self, tag: u8, s: &str) {
         if !s.is_empty() {
             self.len_prefix(tag, s.len());

@@ -24,6 +24,9 @@ pub const MAX_VARINT_LEN: usize = 10;
 /// ```
 #[must_use]
 pub const fn sizeof_varint(value: u64) -> usize {
+    if value < 0x80 {
+        return 1; // the usual case for lengths
+    }
     // Significant bits (at least one, so that zero takes one byte), seven per byte.
     let bits = 64 - (value | 1).leading_zeros() as usize;
     bits.div_ceil(7)

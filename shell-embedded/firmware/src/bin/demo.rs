@@ -28,6 +28,7 @@ use backhaul_embedded::{
 };
 use backhaul_firmware::{host, start_systick, SysTickClock, SysTickCycles, Uart0, SECONDS};
 use cortex_m_rt::{entry, exception};
+use cortex_m_semihosting::hprintln;
 use embedded_io::Write as _;
 use panic_halt as _;
 
@@ -102,6 +103,7 @@ impl embedded_io::WriteReady for Lines {
 
 #[entry]
 fn main() -> ! {
+    backhaul_firmware::stack::paint();
     let Some(mut core) = cortex_m::Peripherals::take() else {
         host::exit(false);
     };
@@ -156,6 +158,13 @@ fn main() -> ! {
         let uart = &mut exporter.transport_mut().0;
         if uart.left == 0 {
             let _ = uart.flush();
+            let c = exporter.counters();
+            hprintln!(
+                "backhaul-demo: {} lines sent, {} lost; stack high-water mark {} bytes",
+                lines,
+                c.lost,
+                backhaul_firmware::stack::peak()
+            );
             host::exit(true);
         }
         if !status.blocked {
