@@ -140,12 +140,10 @@ fn the_firmware_under_qemu_exports_to_victoria_metrics() {
         "per-series counts {counts:?}"
     );
 
-    // The counter is the seconds since boot: its point at `first + i` is `i` (the first
-    // export reads the rings' first point, second 1, at the start of its window, as
-    // netdata does, so both of the first two points are 1). From then on it increments
-    // by exactly 1 a second.
+    // The counter is the seconds since boot: its first point (second 1) is 1, and it
+    // increments by exactly 1 a second; each point is exported once.
     for (i, p) in series[COUNTER].iter().enumerate() {
-        let k = (i as i64).max(1);
+        let k = i as i64 + 1;
         assert_eq!(p.value_f64(), k as f64, "{p}");
         let s = series[SENSOR].get(i);
         if let Some(s) = s {

@@ -518,6 +518,11 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                     self.counters.lose(LossReason::Expired, 1, 0);
                     return None;
                 }
+                if !reaches_stored_points(m, before) {
+                    // The window ends before the oldest point: netdata would read that
+                    // point under an earlier time, and send it twice.
+                    return None;
+                }
                 match window::value(m.values, &m.ring, after, before, how) {
                     Ok((v, w)) => (Value::Stored(v), w.last_timestamp),
                     Err(_) => return None,
@@ -1134,7 +1139,21 @@ fn has_new_point(m: &Metric<'_>, after: i64, before: i64) -> bool {
         let t = t.saturating_sub(2 * u);
         t - t % u
     };
-    aligned(after) <= aligned(before).saturating_sub(u)
+    let end = aligned(before).saturating_sub(u);
+    aligned(after) <= end
+}
+
+/// Whether the span's window ends at or after the oldest point of a ring that has not
+/// wrapped yet (else there is nothing in it: netdata's window would read the oldest point
+/// under an earlier time). Spans before a wrapped ring's oldest point are [`expired`].
+fn reaches_stored_points(m: &Metric<'_>, before: i64) -> bool {
+    if m.ring.counter() >= m.ring.entries() as u64 {
+        return true;
+    }
+    let u = i64::from(m.ring.update_every().max(1));
+    let t = before.saturating_sub(2 * u);
+    let end = (t - t % u).saturating_sub(u);
+    end >= m.ring.first_time().saturating_add(u)
 }
 
 /// Whether some of a metric's points for the span `(after, before]` existed once but
