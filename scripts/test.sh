@@ -258,6 +258,24 @@ job_vectors() {
     fi
 }
 
+# The fuzz targets (fuzz/: its own workspace, outside the main one). Their formatting and
+# clippy need no nightly; building and running them does: scripts/fuzz.sh builds every
+# target and runs each for FUZZ_SECONDS (default 5), installing cargo-fuzz when it is
+# missing, and fails on any crash. Without a nightly toolchain that part is skipped, and
+# the job says why (CI has one). See docs/reliability.md.
+job_fuzz() {
+    local color=never
+    [[ -t 1 ]] && color=auto
+    run cargo fmt --check --manifest-path fuzz/Cargo.toml -- --color="$color"
+    run cargo clippy "${LOCKED[@]}" --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+    if ! cargo +nightly --version >/dev/null 2>&1; then
+        printf 'fuzz: SKIPPED running the targets: no nightly toolchain, which cargo fuzz needs.\n'
+        printf 'fuzz: install one with: rustup toolchain install nightly\n'
+        return 0
+    fi
+    run scripts/fuzz.sh "${FUZZ_SECONDS:-5}"
+}
+
 # ---------------------------------------------------------------------------------------
 # main
 

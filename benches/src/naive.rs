@@ -10,6 +10,7 @@
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 
+use backhaul_core::format::{Record, Value};
 use backhaul_core::ring::RingState;
 use backhaul_core::storage_number::StorageNumber;
 use backhaul_core::window;
@@ -101,7 +102,12 @@ pub fn unpack(sn: u32) -> f64 {
 /// The average of the stored samples of `(after, before]` in `f64`, with its timestamp:
 /// the same window as [`window::value`], summed and divided in `f64`.
 #[must_use]
-pub fn average(values: &[StorageNumber], ring: &RingState, after: i64, before: i64) -> Option<(f64, i64)> {
+pub fn average(
+    values: &[StorageNumber],
+    ring: &RingState,
+    after: i64,
+    before: i64,
+) -> Option<(f64, i64)> {
     let w = window::align(ring, after, before).ok()?;
     let (mut sum, mut n) = (0.0, 0u32);
     for slot in ring.slots(w.first_timestamp, w.last_timestamp) {
@@ -154,8 +160,9 @@ fn value(chart: &Chart, dim: &Dimension, source: Source) -> Option<(Naive, i64)>
         return None;
     }
     match source {
-        Source::Stored => average(&dim.values, &chart.ring, AFTER, BEFORE)
-            .map(|(v, t)| (Naive::Stored(v), t)),
+        Source::Stored => {
+            average(&dim.values, &chart.ring, AFTER, BEFORE).map(|(v, t)| (Naive::Stored(v), t))
+        }
         Source::Collected => Some((Naive::Collected(dim.collected), dim.collected_at)),
     }
 }
@@ -347,40 +354,46 @@ fn series(out: &mut Vec<u8>, labels: &[(&str, &str)], value: f64, timestamp_ms: 
         field(&mut label, 0x12, value.as_bytes());
         field(&mut ts, 0x0a, &label);
     }
+    // proto3 leaves out fields holding their default value.
     let mut sample = Vec::new();
-    sample.push(0x09);
-    sample.extend_from_slice(&value.to_bits().to_le_bytes());
-    sample.push(0x10);
-    varint(&mut sample, timestamp_ms as u64);
+    if value.to_bits() != 0 {
+        sample.push(0x09);
+        sample.extend_from_slice(&value.to_bits().to_le_bytes());
+    }
+    if timestamp_ms != 0 {
+        sample.push(0x10);
+        varint(&mut sample, timestamp_ms as u64);
+    }
     field(&mut ts, 0x12, &sample);
     field(out, 0x0a, &ts);
 }
 
-/// One cycle of the population's averages as a remote-write `WriteRequest`, encoded
-/// naively (see [`series`]). Returns the number of series.
-pub fn remote_write(pop: &Population, out: &mut Vec<u8>) -> usize {
+/// One remote-write `WriteRequest` of `records` (averages), encoded naively: each nested
+/// message in its own `Vec`, the metric name built with `format!`. The same series, names
+/// and labels as backhaul's. Returns the number of series.
+pub fn remote_write(records: &[Record<'_>], out: &mut Vec<u8>) -> usize {
     out.clear();
-    let mut n = 0;
-    for (c, d) in pop.metrics() {
-        if let Some((v, t)) = average(&d.values, &c.ring, AFTER, BEFORE) {
-            let name = format!(
-                "{}_{}{}_average",
-                PromName(&pop.prefix),
-                PromName(&c.context),
-                units_suffix(&c.units)
-            );
-            let labels = [
-                ("__name__", name.as_str()),
-                ("chart", c.name.as_str()),
-                ("dimension", d.name.as_str()),
-                ("family", c.family.as_str()),
-                ("instance", pop.hostname.as_str()),
-            ];
-            series(out, &labels, v, t * 1000);
-            n += 1;
-        }
+    for r in records {
+        let name = format!(
+            "{}_{}{}_average",
+            PromName(r.host.prefix),
+            PromName(r.chart.context),
+            units_suffix(r.chart.units)
+        );
+        let labels = [
+            ("__name__", name.as_str()),
+            ("chart", r.chart.name),
+            ("dimension", r.dimension.name),
+            ("family", r.chart.family),
+            ("instance", r.host.hostname),
+        ];
+        let value = match r.value {
+            Value::Stored(d) => d.to_f64(),
+            Value::Collected(n) => n as f64,
+        };
+        series(out, &labels, value, r.timestamp * 1000);
     }
-    n
+    records.len()
 }
 
 #[cfg(test)]
@@ -394,7 +407,12 @@ mod tests {
         for v in [0.0, 1.0, -1.0, 16.777218, 123.456, 1e10, -0.5, 99.9999999] {
             let ours = StorageNumber::pack(v, 0x0100_0000);
             assert_eq!(pack(v, 0x0100_0000), ours.to_bits(), "{v}");
-            assert_eq!(unpack(ours.to_bits()), ours.to_f64(), "{v}");
+            // Repeated division rounds at each step: near, not always equal.
+            let (naive, exact) = (unpack(ours.to_bits()), ours.to_f64());
+            assert!(
+                (naive - exact).abs() <= exact.abs() * 1e-15,
+                "{v}: {naive} {exact}"
+            );
         }
     }
 

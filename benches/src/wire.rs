@@ -50,6 +50,12 @@ impl<'p> RemoteWrite<'p> {
         self.records.len()
     }
 
+    /// The records of a request.
+    #[must_use]
+    pub fn records(&self) -> &[Record<'p>] {
+        &self.records
+    }
+
     /// Encodes every record as one `TimeSeries` (`average` series, default naming) into
     /// the request. Returns the request's length.
     ///
@@ -159,10 +165,7 @@ mod tests {
         assert!(len > 100 * METRICS && body < len, "{len} -> {body}");
         // The first series starts with its field tag and __name__ label.
         assert_eq!(rw.request()[0], 0x0a);
-        assert!(rw
-            .request()
-            .windows(8)
-            .any(|w| w == b"__name__"));
+        assert!(rw.request().windows(8).any(|w| w == b"__name__"));
         // Snappy's header: the uncompressed length as a varint.
         let mut n = 0u64;
         for (i, &b) in rw.body().iter().enumerate().take(5) {
@@ -173,6 +176,13 @@ mod tests {
         }
         assert_eq!(n, len as u64);
         assert!(rw.compress_literal() > body);
+        // The naive encoder writes the same bytes, less efficiently.
+        let mut naive = Vec::new();
+        assert_eq!(
+            crate::naive::remote_write(rw.records(), &mut naive),
+            METRICS
+        );
+        assert_eq!(&naive[..], rw.request());
     }
 
     #[test]

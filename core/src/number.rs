@@ -56,7 +56,10 @@ fn write_u64_backwards(n: u64, buf: &mut [u8], end: usize) -> usize {
     const E8: u64 = 100_000_000;
     const E16: u64 = E8 * E8;
     // Eight digits at a time, stored whole; leading zeros are skipped, not stored around.
-    let Some(chunks) = end.checked_sub(20).and_then(|start| buf.get_mut(start..end)) else {
+    let Some(chunks) = end
+        .checked_sub(20)
+        .and_then(|start| buf.get_mut(start..end))
+    else {
         return write_u64_backwards_by_pairs(n, buf, end);
     };
     let start = end - 20;

@@ -58,6 +58,41 @@ const DIVIDE_UNITS: [u64; 8] = {
     units
 };
 
+/// The 10^-7 units of one mantissa step for bits 26..=30 of a word (the factor bit, m
+/// and the direction bit), or 0 when a mantissa times it could pass 2^64 (a step above
+/// 2^40).
+const SMALL_UNITS: [u64; 32] = {
+    let mut steps = [0u64; 32];
+    let mut i = 0;
+    while i < 32 {
+        let hundred = i & 1 != 0;
+        let m = (i >> 1) & 7;
+        let step = if i & 0x10 == 0 {
+            DIVIDE_UNITS[m]
+        } else if hundred {
+            let units = MULTIPLY_100_UNITS[m];
+            if units <= 1 << 40 {
+                units as u64
+            } else {
+                0
+            }
+        } else {
+            let units = MULTIPLY_10_UNITS[m];
+            if units <= 1 << 40 {
+                units as u64
+            } else {
+                0
+            }
+        };
+        steps[i] = step;
+        i += 1;
+    }
+    steps
+};
+
+// The mantissa has 24 bits, so a step up to 2^40 keeps the product below 2^64.
+const _: () = assert!(MANTISSA as u64 * (1 << 40) < u64::MAX);
+
 /// The 10^-7 units of one mantissa step when unpack multiplies by 10^m: 10^m × 10^7.
 const MULTIPLY_10_UNITS: [u128; 8] = multiply_units(10);
 
@@ -220,15 +255,16 @@ impl StorageNumber {
         Decimal::from_units(negative, units)
     }
 
-    /// The magnitude of [`unpack`](Self::unpack) in 10^-7 units when unpack divides (the
-    /// multiply bit is clear): `mantissa × 10^(7 − m)`, always below 2^48. `None` when it
-    /// multiplies.
-    pub(crate) const fn divided_units(self) -> Option<u64> {
-        if self.0 & MULTIPLY != 0 {
+    /// The magnitude of [`unpack`](Self::unpack) in 10^-7 units when it is below 2^64:
+    /// always when unpack divides, and when it multiplies by at most 10^5 or 100^2.
+    /// `None` otherwise (use [`unpack`](Self::unpack)).
+    pub(crate) const fn small_units(self) -> Option<u64> {
+        // Indexed by bits 26..=30: the factor bit, m, and the direction bit.
+        let step = SMALL_UNITS[((self.0 >> 26) & 0x1f) as usize];
+        if step == 0 {
             return None;
         }
-        let m = ((self.0 >> M_SHIFT) & 7) as usize;
-        Some((self.0 & MANTISSA) as u64 * DIVIDE_UNITS[m])
+        Some((self.0 & MANTISSA) as u64 * step)
     }
 
     /// Whether the sign bit is set (also for a zero mantissa, which unpacks to `-0`).
@@ -281,6 +317,28 @@ fn round_half_even_to_u32(x: f64) -> u32 {
             let half = 1u64 << (shift - 1);
             let up = rest > half || (rest == half && whole & 1 == 1);
             (whole + u64::from(up)) as u32
+        }
+    }
+}
+
+#[cfg(test)]
+mod small_units_tests {
+    use super::*;
+
+    #[test]
+    fn small_units_are_unpack_when_they_fit() {
+        // Every direction, factor and exponent, with small and large mantissas and signs.
+        for high in 0..64u32 {
+            for mantissa in [0, 1, 9, 12_345, 1_677_721, MANTISSA - 1, MANTISSA] {
+                let word = high << 26 | mantissa;
+                let sn = StorageNumber::from_bits(word);
+                let exact = sn.unpack();
+                match sn.small_units() {
+                    Some(units) => assert_eq!(u128::from(units), exact.units(), "{word:#x}"),
+                    None => assert!(word & MULTIPLY != 0, "{word:#x}"),
+                }
+                assert_eq!(sn.is_sign_negative(), exact.is_sign_negative() && word != 0);
+            }
         }
     }
 }

@@ -199,17 +199,22 @@ pub fn reduce(values: &[StorageNumber], ring: &RingState, window: &Window) -> Re
             // Slots past the end of `values` read as empty.
             let end = run.end.min(values.len());
             let present = values.get(run.start.min(end)..end).unwrap_or(&[]);
-            // Terms of the divide direction (below 2^48) are summed in 64 bits, 2^16 of
-            // them at most before they join the exact sums; the others join at once.
+            // Terms below 2^64 (almost all) are summed without overflow checks, 2^16 of
+            // them at most (below 2^80) before they join the exact sums; the others join
+            // at once.
             for chunk in present.chunks(1 << 16) {
-                let mut small = [0u64; 2]; // positive, negative
+                let (mut small_positive, mut small_negative) = (0u128, 0u128);
                 for &sn in chunk {
                     if !sn.exists() {
                         continue;
                     }
                     samples += 1;
-                    if let Some(units) = sn.divided_units() {
-                        small[usize::from(sn.is_sign_negative())] += units;
+                    if let Some(units) = sn.small_units() {
+                        if sn.is_sign_negative() {
+                            small_negative += u128::from(units);
+                        } else {
+                            small_positive += u128::from(units);
+                        }
                     } else {
                         let d = sn.unpack();
                         let sum = if d.is_sign_negative() {
@@ -220,8 +225,8 @@ pub fn reduce(values: &[StorageNumber], ring: &RingState, window: &Window) -> Re
                         overflow |= add_exact(sum, d.units());
                     }
                 }
-                overflow |= add_exact(&mut positive, u128::from(small[0]));
-                overflow |= add_exact(&mut negative, u128::from(small[1]));
+                overflow |= add_exact(&mut positive, small_positive);
+                overflow |= add_exact(&mut negative, small_negative);
             }
         }
     }

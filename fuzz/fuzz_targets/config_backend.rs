@@ -24,21 +24,27 @@ fuzz_target!(|input: ConfText| {
                 BackendType::Kinesis => {
                     let region = c.region().expect("a region");
                     assert!(!region.is_empty());
-                    assert!(region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+                    assert!(region
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-'));
                     assert!(c.destinations().is_none());
                 }
                 BackendType::MongoDb => assert!(c.destinations().is_none()),
                 t => {
                     let list = c.destinations().expect("a destination list");
-                    let n = destination::validate(c.destination, t.default_port())
-                        .unwrap_or_else(|e| panic!("accepted destination {:?}: {e}", c.destination));
+                    let n = destination::validate(c.destination, t.default_port()).unwrap_or_else(
+                        |e| panic!("accepted destination {:?}: {e}", c.destination),
+                    );
                     let items: Vec<_> = list.collect();
                     assert_eq!(items.len(), n);
                     assert!(items.iter().all(Result::is_ok));
                 }
             }
             let path = c.remote_write_url_path;
-            assert!(path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()), "{path:?}");
+            assert!(
+                path.starts_with('/') && path.bytes().all(|b| b.is_ascii_graphic()),
+                "{path:?}"
+            );
             assert_eq!(BackendConfig::parse(&text), Ok(c));
         }
     }

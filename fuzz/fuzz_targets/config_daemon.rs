@@ -19,7 +19,8 @@ fn check_instance(text: &str, i: &InstanceConfig<'_>) {
     assert!(i.update_every >= 1 && i.update_every <= i32::MAX as u32);
     assert!(i.buffer_on_failures <= i32::MAX as u32);
     assert!(
-        (InstanceConfig::MIN_BUFFER_SIZE..=InstanceConfig::MAX_BUFFER_SIZE).contains(&i.buffer_size)
+        (InstanceConfig::MIN_BUFFER_SIZE..=InstanceConfig::MAX_BUFFER_SIZE)
+            .contains(&i.buffer_size)
     );
     assert!(i.timeout_ms >= 1);
     if let Some(h) = i.hostname {
@@ -31,7 +32,9 @@ fn check_instance(text: &str, i: &InstanceConfig<'_>) {
         InstanceType::Kinesis => {
             let region = i.region().expect("kinesis has a region");
             assert!(!region.is_empty());
-            assert!(region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            assert!(region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-'));
         }
         _ => {
             let n = destination::validate(i.destination, kind.default_port())
@@ -126,10 +129,7 @@ fuzz_target!(|input: ConfText| {
             }
             let enabled: Vec<_> = config.instances().collect();
             assert!(enabled.iter().all(|i| i.enabled));
-            assert_eq!(
-                enabled.len(),
-                all.iter().filter(|i| i.enabled).count()
-            );
+            assert_eq!(enabled.len(), all.iter().filter(|i| i.enabled).count());
             // The same text gives the same configuration.
             assert_eq!(DaemonConfig::parse(&text).ok(), Some(config));
         }

@@ -15,7 +15,9 @@ use backhaul_core::engine::{
     Action, Collected, Config, Counters, Engine, Framing, HttpFraming, Metric, RecordFormat, Source,
 };
 use backhaul_core::format::remote_write::{Options, RemoteWriteFormat, SeriesKind};
-use backhaul_core::format::{graphite, json, opentsdb, BufferFull, ChartMeta, DimensionMeta, HostMeta, Record};
+use backhaul_core::format::{
+    graphite, json, opentsdb, BufferFull, ChartMeta, DimensionMeta, HostMeta, Record,
+};
 use backhaul_core::ring::RingState;
 use backhaul_core::storage_number::{StorageNumber, SN_EXISTS};
 use backhaul_core::time::{Duration, Instant};
@@ -97,8 +99,10 @@ impl Rings {
     fn collect(&mut self, t: i64) {
         let slot = self.ring.current_entry();
         for (i, v) in self.values.iter_mut().enumerate() {
-            let x = (t as u32 ^ self.seed).wrapping_mul(2_654_435_761).rotate_left(i as u32);
-            v[slot] = if x % 17 == 0 {
+            let x = (t as u32 ^ self.seed)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(i as u32);
+            v[slot] = if x.is_multiple_of(17) {
                 StorageNumber::EMPTY
             } else {
                 StorageNumber::pack(f64::from(x % 100_000) / 8.0 - 4000.0, SN_EXISTS)
@@ -156,12 +160,18 @@ fn check_line(format: Format, line: &[u8]) {
         Format::Graphite => {
             let fields: Vec<&str> = text.split(' ').collect();
             assert_eq!(fields.len(), 3, "torn graphite line {text:?}");
-            assert!(fields[0].starts_with("netdata.h.f_chart.m"), "torn graphite line {text:?}");
-            assert!(fields[1].parse::<f64>().is_ok() && fields[2].parse::<i64>().is_ok(), "{text:?}");
+            assert!(
+                fields[0].starts_with("netdata.h.f.chart.m"),
+                "torn graphite line {text:?}"
+            );
+            assert!(
+                fields[1].parse::<f64>().is_ok() && fields[2].parse::<i64>().is_ok(),
+                "{text:?}"
+            );
         }
         Format::Json => {
-            let v: serde_json::Value =
-                serde_json::from_str(text).unwrap_or_else(|e| panic!("torn JSON line {text:?}: {e}"));
+            let v: serde_json::Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("torn JSON line {text:?}: {e}"));
             assert_eq!(v["chart_id"], "f.chart");
         }
         _ => unreachable!(),
@@ -184,7 +194,10 @@ fn check_stream(format: Format, stream: &[u8]) {
                     return;
                 };
                 let head = std::str::from_utf8(&rest[..end]).expect("an ASCII header");
-                assert!(head.starts_with("POST /p HTTP/1.1\r\n"), "a request starting mid-way: {head:?}");
+                assert!(
+                    head.starts_with("POST /p HTTP/1.1\r\n"),
+                    "a request starting mid-way: {head:?}"
+                );
                 let len: usize = head
                     .lines()
                     .find_map(|l| l.strip_prefix("Content-Length: "))
@@ -198,7 +211,8 @@ fn check_stream(format: Format, stream: &[u8]) {
                 let body = &rest[body_start..body_start + len];
                 match format {
                     Format::OpenTsdbHttp => {
-                        let v: serde_json::Value = serde_json::from_slice(body).expect("a JSON body");
+                        let v: serde_json::Value =
+                            serde_json::from_slice(body).expect("a JSON body");
                         assert!(!v.as_array().expect("an array").is_empty());
                     }
                     Format::GraphiteHttp => {
@@ -208,7 +222,9 @@ fn check_stream(format: Format, stream: &[u8]) {
                         }
                     }
                     Format::RemoteWrite => {
-                        let raw = snap::raw::Decoder::new().decompress_vec(body).expect("snappy");
+                        let raw = snap::raw::Decoder::new()
+                            .decompress_vec(body)
+                            .expect("snappy");
                         assert!(!raw.is_empty());
                     }
                     _ => unreachable!(),
@@ -252,16 +268,28 @@ fuzz_target!(|input: Input| {
             body_close: b"]",
             ..http
         }),
-        Format::RemoteWrite => Framing::Http(HttpFraming::remote_write("/p", "h", usize::from(s.max_body))),
+        Format::RemoteWrite => Framing::Http(HttpFraming::remote_write(
+            "/p",
+            "h",
+            usize::from(s.max_body),
+        )),
     };
-    let data_source = [DataSource::Average, DataSource::Sum, DataSource::AsCollected][usize::from(s.source % 3)];
+    let data_source = [
+        DataSource::Average,
+        DataSource::Sum,
+        DataSource::AsCollected,
+    ][usize::from(s.source % 3)];
     let kind = match data_source {
         DataSource::Sum => SeriesKind::Stored(Reduce::Sum),
         DataSource::AsCollected => SeriesKind::Collected(Default::default()),
         _ => SeriesKind::Stored(Reduce::Average),
     };
     let cfg = Config {
-        host: HostMeta { prefix: "netdata", hostname: "h", tags: "" },
+        host: HostMeta {
+            prefix: "netdata",
+            hostname: "h",
+            tags: "",
+        },
         names: true,
         data_source,
         update_every: u32::from(s.update_every % 6),
@@ -282,7 +310,13 @@ fuzz_target!(|input: Input| {
     };
     let mut now = Instant::from_secs(1_700_000_000);
     let storage = vec![0u8; usize::from(s.buffer)];
-    let fmt = Fmt(format, RemoteWriteFormat { kind, options: Options::new() });
+    let fmt = Fmt(
+        format,
+        RemoteWriteFormat {
+            kind,
+            options: Options::new(),
+        },
+    );
     let mut engine = Engine::new(cfg, fmt, storage, now);
     let mut last = Counters::default();
     let mut last_collect = now.as_secs();

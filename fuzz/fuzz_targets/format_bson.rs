@@ -27,9 +27,13 @@ fuzz_target!(|input: Input| {
     let owned = input.record.render();
     let r = owned.record();
     let len = format::document_len(&r);
-    let Some(bytes) = all_or_nothing(len, format::MAX_DOCUMENT_LEN, input.room, input.fill, |out| {
-        format::write_document(&r, out)
-    }) else {
+    let Some(bytes) = all_or_nothing(
+        len,
+        format::MAX_DOCUMENT_LEN,
+        input.room,
+        input.fill,
+        |out| format::write_document(&r, out),
+    ) else {
         return;
     };
     let doc = Document::from_reader(&mut &bytes[..]).expect("bson reads the document");

@@ -30,13 +30,19 @@ fn check_chunks(input: &[u8], limit: usize, chunks: &[Chunk<'_>]) {
         assert!(!bytes.is_empty());
         joined.extend_from_slice(bytes);
         let ends = bytes.last() == Some(&b'\n');
-        assert!(ends || (last && !input.ends_with(b"\n")), "a chunk cut inside a line");
+        assert!(
+            ends || (last && !input.ends_with(b"\n")),
+            "a chunk cut inside a line"
+        );
         match chunk {
             Chunk::Record(r) => assert!(r.len() <= limit, "record of {} > {limit}", r.len()),
             Chunk::Oversized(line) => {
                 assert!(line.len() > limit);
                 let body = if ends { &line[..line.len() - 1] } else { line };
-                assert!(!body.contains(&b'\n'), "an oversized chunk of several lines");
+                assert!(
+                    !body.contains(&b'\n'),
+                    "an oversized chunk of several lines"
+                );
             }
         }
     }
@@ -89,7 +95,10 @@ fuzz_target!(|input: Input| {
                 assert!(!batch.is_empty());
                 assert!(batch.len() == 1 || batch.len() <= limits.batch_records);
                 let cost: usize = recs.iter().map(|r| r.len() + limits.key_bytes).sum();
-                assert!(batch.len() == 1 || cost <= limits.batch_bytes, "batch of {cost} bytes");
+                assert!(
+                    batch.len() == 1 || cost <= limits.batch_bytes,
+                    "batch of {cost} bytes"
+                );
                 assert_eq!(recs.concat(), batch.bytes());
                 for r in recs {
                     assert!(r.len() <= limit);

@@ -22,7 +22,12 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let owned: Vec<_> = input.records.iter().take(8).map(FuzzRecord::render).collect();
+    let owned: Vec<_> = input
+        .records
+        .iter()
+        .take(8)
+        .map(FuzzRecord::render)
+        .collect();
     for o in &owned {
         let r = o.record();
         let metric = {
@@ -44,9 +49,11 @@ fuzz_target!(|input: Input| {
 
         // Telnet.
         let len = opentsdb::len(&r);
-        if let Some(bytes) = all_or_nothing(len, opentsdb::MAX_LINE_LEN, input.room, input.fill, |out| {
-            opentsdb::write(&r, out)
-        }) {
+        if let Some(bytes) =
+            all_or_nothing(len, opentsdb::MAX_LINE_LEN, input.room, input.fill, |out| {
+                opentsdb::write(&r, out)
+            })
+        {
             assert_one_line(&bytes);
             let want = format!("put {metric} {} {value} host={host_tag}\n", r.timestamp);
             assert_eq!(String::from_utf8_lossy(&bytes), want);
@@ -54,9 +61,13 @@ fuzz_target!(|input: Input| {
 
         // HTTP object.
         let len = opentsdb::object_len(&r);
-        if let Some(bytes) = all_or_nothing(len, opentsdb::MAX_OBJECT_LEN, input.room, input.fill, |out| {
-            opentsdb::write_object(&r, out)
-        }) {
+        if let Some(bytes) = all_or_nothing(
+            len,
+            opentsdb::MAX_OBJECT_LEN,
+            input.room,
+            input.fill,
+            |out| opentsdb::write_object(&r, out),
+        ) {
             assert!(!bytes.contains(&b'\n'));
             let v = parse_json(&bytes);
             assert_eq!(v["metric"], metric.as_str());

@@ -23,7 +23,10 @@ impl Bytes {
     fn get(&self) -> Vec<u8> {
         match self {
             Self::Raw(b) => b.clone(),
-            Self::Small(b) => b.iter().map(|&i| ALPHABET[usize::from(i) % ALPHABET.len()]).collect(),
+            Self::Small(b) => b
+                .iter()
+                .map(|&i| ALPHABET[usize::from(i) % ALPHABET.len()])
+                .collect(),
         }
     }
 }
@@ -48,7 +51,12 @@ fuzz_target!(|input: Input| {
             Some(false) => Verdict::Negative,
             None => Verdict::Unmatched,
         };
-        assert_eq!(verdict, want, "{pattern:?} on {:?}", s.escape_ascii().to_string());
+        assert_eq!(
+            verdict,
+            want,
+            "{pattern:?} on {:?}",
+            s.escape_ascii().to_string()
+        );
         assert_eq!(pattern.matches(&s), verdict.is_positive());
     }
 });

@@ -15,7 +15,10 @@ enum Piece {
     Bytes(Vec<u8>),
     Run(u8, u16),
     /// Repeat the last `back` bytes `len` times over (overlapping copies).
-    Copy { back: u16, len: u16 },
+    Copy {
+        back: u16,
+        len: u16,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -52,16 +55,24 @@ fuzz_target!(|input: Input| {
         let size = need.saturating_sub(usize::from(short).max(1));
         let mut out = vec![input.fill; size];
         assert_eq!(compress(&data, &mut out, &mut table), Err(BufferFull));
-        assert!(out.iter().all(|&b| b == input.fill), "BufferFull, but the output was touched");
+        assert!(
+            out.iter().all(|&b| b == input.fill),
+            "BufferFull, but the output was touched"
+        );
     }
     let mut out = vec![input.fill; need];
     let n = compress(&data, &mut out, &mut table).expect("max_compressed_len is enough");
     assert!(n <= need);
-    let back = snap::raw::Decoder::new().decompress_vec(&out[..n]).expect("snap decodes the block");
+    let back = snap::raw::Decoder::new()
+        .decompress_vec(&out[..n])
+        .expect("snap decodes the block");
     assert_eq!(back, data);
     assert_eq!(snap::raw::decompress_len(&out[..n]).unwrap(), data.len());
     // The compressor with its own table gives a valid block too.
     let mut c: Compressor<256> = Compressor::new();
     let m = c.compress(&data, &mut out).expect("fits");
-    assert_eq!(snap::raw::Decoder::new().decompress_vec(&out[..m]).unwrap(), data);
+    assert_eq!(
+        snap::raw::Decoder::new().decompress_vec(&out[..m]).unwrap(),
+        data
+    );
 });

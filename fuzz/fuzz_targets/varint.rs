@@ -45,7 +45,7 @@ fuzz_target!(|input: Input| {
         }
     }
     if let Some((value, n)) = read_varint(&input.bytes) {
-        assert!(n >= 1 && n <= MAX_VARINT_LEN && n <= input.bytes.len());
+        assert!((1..=MAX_VARINT_LEN).contains(&n) && n <= input.bytes.len());
         assert_eq!(input.bytes[n - 1] & 0x80, 0);
         assert!(input.bytes[..n - 1].iter().all(|&b| b & 0x80 != 0));
         assert!(sizeof_varint(value) <= n);

@@ -97,18 +97,98 @@ pub const SECTIONS: &[&str] = &[
 
 /// Values near the edges of what the options accept.
 pub const VALUES: &[&str] = &[
-    "yes", "no", "on", "off", "auto", "on demand", "true", "1", "0", "", "10", "0x10", "017",
-    "-1", "+5", "5", "4", "3600", "3601", "604800", "604801", "2147483647", "2147483648",
-    "9223372036854775807", "9223372036854775808", "10s", "1 KiB", "1023", "1024", "4 MiB",
-    "4MiB", "4 MB", "1 GiB", "2 GiB", "1.5 MiB", "localhost", "127.0.0.1:2003", "[::1]:4242",
-    "[fe80::1%eth0]:2003", "[fe80::1]%eth0:2003", "::1", "host:0", "host:65536", "host:carbon",
-    "unix:/run/x.sock", "unix:", "unix:relative", "udp:host", "ssl:h:1", "a/b", "[::1",
-    "a, b c", " , ", "graphite", "graphite:plaintext", "opentsdb", "opentsdb:telnet",
-    "opentsdb:http", "opentsdb:https", "json", "prometheus_remote_write", "kinesis", "mongodb",
-    "average", "sum", "volume", "as collected", "as-collected", "raw", "/api/v1/write", "api",
-    "/a b", "us-east-1", "us_east", "none", "127.0.0.1:19999", "[::1]:9100", "0.0.0.0:0", "*",
-    "debug", "trace", "loud", "user:name", "user", "pass", "/etc/ca.pem", "\u{1}", "a\u{7f}",
-    "localhost *", "!*.cpu* *", "netdata", "gateway-7",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "auto",
+    "on demand",
+    "true",
+    "1",
+    "0",
+    "",
+    "10",
+    "0x10",
+    "017",
+    "-1",
+    "+5",
+    "5",
+    "4",
+    "3600",
+    "3601",
+    "604800",
+    "604801",
+    "2147483647",
+    "2147483648",
+    "9223372036854775807",
+    "9223372036854775808",
+    "10s",
+    "1 KiB",
+    "1023",
+    "1024",
+    "4 MiB",
+    "4MiB",
+    "4 MB",
+    "1 GiB",
+    "2 GiB",
+    "1.5 MiB",
+    "localhost",
+    "127.0.0.1:2003",
+    "[::1]:4242",
+    "[fe80::1%eth0]:2003",
+    "[fe80::1]%eth0:2003",
+    "::1",
+    "host:0",
+    "host:65536",
+    "host:carbon",
+    "unix:/run/x.sock",
+    "unix:",
+    "unix:relative",
+    "udp:host",
+    "ssl:h:1",
+    "a/b",
+    "[::1",
+    "a, b c",
+    " , ",
+    "graphite",
+    "graphite:plaintext",
+    "opentsdb",
+    "opentsdb:telnet",
+    "opentsdb:http",
+    "opentsdb:https",
+    "json",
+    "prometheus_remote_write",
+    "kinesis",
+    "mongodb",
+    "average",
+    "sum",
+    "volume",
+    "as collected",
+    "as-collected",
+    "raw",
+    "/api/v1/write",
+    "api",
+    "/a b",
+    "us-east-1",
+    "us_east",
+    "none",
+    "127.0.0.1:19999",
+    "[::1]:9100",
+    "0.0.0.0:0",
+    "*",
+    "debug",
+    "trace",
+    "loud",
+    "user:name",
+    "user",
+    "pass",
+    "/etc/ca.pem",
+    "\u{1}",
+    "a\u{7f}",
+    "localhost *",
+    "!*.cpu* *",
+    "netdata",
+    "gateway-7",
 ];
 
 /// Every option name the parsers know, and a few near misses.
@@ -119,7 +199,13 @@ pub fn options() -> Vec<&'static str> {
     names.extend(InstanceConfig::OPTIONS);
     names.extend(GlobalConfig::OPTIONS);
     names.extend(WebConfig::OPTIONS);
-    names.extend(["type", "bufer size", "Update Every", "run as user", "labels"]);
+    names.extend([
+        "type",
+        "bufer size",
+        "Update Every",
+        "run as user",
+        "labels",
+    ]);
     names.sort_unstable();
     names.dedup();
     names
@@ -197,21 +283,27 @@ pub fn check_error(text: &str, error: &ConfigError<'_>) {
         "error on line {line} of a {lines}-line text: {error}"
     );
     let message = error.to_string();
+    assert!(message.starts_with(&format!("line {line}: ")), "{message}");
     assert!(
-        message.starts_with(&format!("line {line}: ")),
-        "{message}"
+        !message.contains('\n'),
+        "a message of several lines: {message:?}"
     );
-    assert!(!message.contains('\n'), "a message of several lines: {message:?}");
     let with_file = error.display_with_file("f.conf").to_string();
     assert_eq!(
         with_file,
-        format!("f.conf:{line}: {}", &message[format!("line {line}: ").len()..])
+        format!(
+            "f.conf:{line}: {}",
+            &message[format!("line {line}: ").len()..]
+        )
     );
     // The text the error quotes comes from the configuration.
     for part in [error.option(), error.value()].into_iter().flatten() {
         let inside = text.as_bytes().as_ptr_range();
         let p = part.as_bytes().as_ptr_range();
         let in_text = inside.start <= p.start && p.end <= inside.end;
-        assert!(in_text || part.is_ascii(), "{part:?} is neither from the text nor a name");
+        assert!(
+            in_text || part.is_ascii(),
+            "{part:?} is neither from the text nor a name"
+        );
     }
 }

@@ -120,10 +120,7 @@ fn bench(pop: &Population, modes: &[Mode], cycles: usize) {
         println!("{name}_ns_per_metric {med:.1}");
         println!("{name}_min_ns_per_metric {:.1}", times[0]);
         println!("{name}_bytes_per_metric {:.2}", bytes as f64 / n as f64);
-        println!(
-            "{name}_MB_per_s {:.1}",
-            bytes as f64 / n as f64 / med * 1e3
-        );
+        println!("{name}_MB_per_s {:.1}", bytes as f64 / n as f64 / med * 1e3);
     }
 }
 
@@ -133,7 +130,8 @@ fn bench_rw(pop: &Population, cycles: usize) {
     let mut rw = RemoteWrite::new(pop);
     rw.cycle();
     let samples = rw.samples() as f64;
-    let (mut encode, mut snappy, mut total) = (vec![0.0; cycles], vec![0.0; cycles], vec![0.0; cycles]);
+    let (mut encode, mut snappy, mut total) =
+        (vec![0.0; cycles], vec![0.0; cycles], vec![0.0; cycles]);
     for i in 0..cycles {
         let t0 = Instant::now();
         black_box(rw.encode());

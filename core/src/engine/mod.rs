@@ -739,7 +739,8 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                 self.batch_count -= 1;
                 self.counters.buffered -= batch.records;
                 self.records_gone(batch.record_bytes);
-                self.counters.lose(LossReason::Oversized, batch.records, (end - body) as u64);
+                self.counters
+                    .lose(LossReason::Oversized, batch.records, (end - body) as u64);
                 return;
             };
             batch.end = body + n;

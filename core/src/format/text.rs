@@ -53,7 +53,11 @@ pub(super) fn write<E: Emit>(record: &E, out: &mut [u8]) -> Result<usize, Buffer
     if out.len() >= E::MAX_LEN || bound(record) <= out.len() {
         let mut line = LineBuf { out, pos: 0 };
         record.emit(&mut line);
-        debug_assert_eq!(line.pos, measure(record), "measured and written lengths differ");
+        debug_assert_eq!(
+            line.pos,
+            measure(record),
+            "measured and written lengths differ"
+        );
         return Ok(line.pos);
     }
     let n = measure(record);
@@ -102,7 +106,9 @@ impl Sink for Bound {
         self.0 = self.0.saturating_add(src.len());
     }
     fn sanitized(&mut self, src: &[u8]) {
-        self.0 = self.0.saturating_add(sanitized_len(src, BACKEND_NAME_USABLE));
+        self.0 = self
+            .0
+            .saturating_add(sanitized_len(src, BACKEND_NAME_USABLE));
     }
     fn json_escaped(&mut self, src: &[u8]) {
         self.0 = self.0.saturating_add(src.len().saturating_mul(6));
