@@ -33,14 +33,16 @@
 # The targets (under 2% of one core, under 8 MiB peak RSS) are printed as PASS/FAIL lines;
 # a missed target does not fail the script.
 #
-# The design target is 10,000 metrics a second. The daemon has no synthetic source: this
-# script measures what the real collectors of this machine produce (the metrics_per_s
-# line says how many), and says so in a NOTE line.
+# The design target is 10,000 metrics a second: the daemon runs with
+# `--synthetic-metrics $SYNTHETIC` (default 10000) on top of this machine's real collectors
+# (the metrics_per_s line says how many metrics were exported in all).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 DURATION=${1:-60}
+# Generated metrics on top of this machine's real ones (the design target: 10,000 a second).
+SYNTHETIC=${SYNTHETIC:-10000}
 STRACE=${STRACE:-10}
 COLLECTD=${COLLECTD:-auto}
 
@@ -241,7 +243,8 @@ cat >"$TMP/backhaul.conf" <<CONF
     update every = 1
 CONF
 "$BACKHAUL" --check-config "$TMP/backhaul.conf" >&2 || die "backhaul rejects the configuration"
-"$BACKHAUL" --config "$TMP/backhaul.conf" --bind 127.0.0.1:0 2>"$TMP/backhaul.log" &
+"$BACKHAUL" --config "$TMP/backhaul.conf" --bind 127.0.0.1:0 --synthetic-metrics "$SYNTHETIC" \
+    2>"$TMP/backhaul.log" &
 BH=$!
 PIDS+=("$BH")
 measure backhaul "$BH" "$BH_SINK" | tee "$TMP/results"
@@ -306,6 +309,4 @@ awk -v c="$cpu" 'BEGIN {exit !(c + 0 < 2)}' && v=PASS || v=FAIL
 echo "$v daemon_cpu_percent_of_one_core $cpu (target < 2%, at $mps metrics/s)"
 awk -v r="$rss" 'BEGIN {exit !(r + 0 < 8192)}' && v=PASS || v=FAIL
 echo "$v daemon_peak_rss_kib $rss (target < 8 MiB = 8192 KiB, at $mps metrics/s)"
-echo "NOTE these daemon figures are for the $mps metrics/s of this machine's real collectors;" \
-    "the 10,000 metrics/s figure needs a synthetic collector (proposed: a hidden" \
-    "\`--synthetic-metrics N\` testing flag in backhaul-linux), see docs/performance.md"
+echo "NOTE backhaul ran with --synthetic-metrics $SYNTHETIC; collectd (if measured) exports only this machine's real metrics"

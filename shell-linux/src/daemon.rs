@@ -173,6 +173,8 @@ pub struct Settings {
     pub pull_source: DataSource,
     /// `update every` of the pull endpoint's first scrape window.
     pub pull_update_every: u32,
+    /// `--synthetic-metrics N`: extra generated metrics, for load tests.
+    pub synthetic: usize,
 }
 
 type WireEngine = Engine<'static, Wire, Box<[u8]>>;
@@ -260,6 +262,7 @@ pub struct Daemon {
     settings: Settings,
     charts: ChartSet,
     collectors: Collectors,
+    synthetic: Option<crate::collectors::synthetic::Synthetic>,
     destinations: Vec<Destination>,
     pull: Option<PullServer>,
     signals: Signals,
@@ -305,6 +308,8 @@ impl Daemon {
         };
         let mut charts = ChartSet::new(settings.history, settings.collect_every);
         let collectors = Collectors::new(&mut charts);
+        let synthetic = (settings.synthetic > 0)
+            .then(|| crate::collectors::synthetic::Synthetic::new(&mut charts, settings.synthetic));
         let (resolved_tx, resolved_rx) = mpsc::channel();
         let now = clock::now();
         let mut daemon = Self {
@@ -312,6 +317,7 @@ impl Daemon {
             settings: settings.clone(),
             charts,
             collectors,
+            synthetic,
             destinations: Vec::new(),
             pull,
             signals,
@@ -523,6 +529,9 @@ impl Daemon {
     fn collect(&mut self, now: Instant) {
         for message in self.collectors.collect(&mut self.charts, now.as_micros()) {
             log(message);
+        }
+        if let Some(synthetic) = &mut self.synthetic {
+            synthetic.collect(&mut self.charts, now.as_micros());
         }
         let (user, system) = rusage::thread_cpu_us();
         for d in &mut self.destinations {

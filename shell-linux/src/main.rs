@@ -39,6 +39,8 @@ Options:
                             `none` turns it off)
       --history N           Points kept per chart (default 3600)
       --hostname NAME       The hostname on the wire (default: this machine's)
+      --synthetic-metrics N Also collect N generated metrics (charts synthetic.*), for
+                            load tests
   -h, --help                Print this help and exit
   -V, --version             Print the version and exit
 
@@ -111,6 +113,16 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                 overrides.history = Some(n);
             }
             "--hostname" => overrides.hostname = Some(value(flag)?),
+            "--synthetic-metrics" => {
+                let v = value(flag)?;
+                overrides.synthetic = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=10_000_000).contains(n))
+                    .ok_or_else(|| {
+                        format!("--synthetic-metrics: {v:?} is not a number from 1 to 10000000")
+                    })?;
+            }
             _ => return Err(format!("unknown argument {text:?}")),
         }
     }

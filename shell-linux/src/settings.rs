@@ -22,6 +22,8 @@ pub struct Overrides {
     pub history: Option<usize>,
     /// `--hostname NAME`.
     pub hostname: Option<String>,
+    /// `--synthetic-metrics N`.
+    pub synthetic: usize,
 }
 
 /// The default pull-endpoint address.
@@ -262,6 +264,7 @@ pub fn load(overrides: &Overrides) -> Result<Settings, String> {
         pull_prefix: "netdata".to_owned(),
         pull_source: DataSource::Average,
         pull_update_every: 10,
+        synthetic: overrides.synthetic,
     };
     if let Some(p) = parsed {
         settings.history = p.history;

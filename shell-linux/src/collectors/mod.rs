@@ -27,6 +27,7 @@ pub mod diskstats;
 pub mod load;
 pub mod meminfo;
 pub mod netdev;
+pub mod synthetic;
 pub mod uptime;
 
 use std::borrow::Cow;
