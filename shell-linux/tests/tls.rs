@@ -143,6 +143,16 @@ impl Drop for TlsVictoria {
 /// Runs backhaul with one remote-write-over-HTTPS destination for a few seconds and
 /// returns its log.
 fn run(destination: &str, ca_file: &Path, extra: &str) -> String {
+    run_section(
+        "prometheus_remote_write:https:secure",
+        destination,
+        ca_file,
+        &format!("    remote write URL path = /api/v1/write\n{extra}"),
+    )
+}
+
+/// Runs backhaul with one HTTPS section for a few seconds and returns its log.
+fn run_section(section: &str, destination: &str, ca_file: &Path, extra: &str) -> String {
     let dir = std::env::temp_dir().join(format!(
         "backhaul-tls-{}-{}",
         std::process::id(),
@@ -153,7 +163,7 @@ fn run(destination: &str, ca_file: &Path, extra: &str) -> String {
     std::fs::write(
         &config,
         format!(
-            "[prometheus_remote_write:https:secure]\n    destination = {destination}\n    update every = 1\n    remote write URL path = /api/v1/write\n    CA file = {}\n    send charts matching = system.*\n    timeout ms = 3000\n{extra}",
+            "[{section}]\n    destination = {destination}\n    update every = 1\n    CA file = {}\n    send charts matching = system.*\n    timeout ms = 3000\n{extra}",
             ca_file.display()
         ),
     )
