@@ -22,12 +22,19 @@ mod tests {
     #[test]
     fn cpu_time_grows() {
         let (u0, s0) = super::thread_cpu_us();
+        let start = std::time::Instant::now();
         let mut x = 0u64;
-        for i in 0..20_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
+        // Spin (the work goes through black_box so that no optimiser removes it) until
+        // the kernel has charged this thread some CPU time; give up after 5 s.
+        loop {
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            let (u1, s1) = super::thread_cpu_us();
+            if u1 + s1 > u0 + s0 {
+                break;
+            }
+            assert!(start.elapsed().as_secs() < 5, "no CPU time charged after 5 s of work");
         }
-        std::hint::black_box(x);
-        let (u1, s1) = super::thread_cpu_us();
-        assert!(u1 + s1 > u0 + s0);
     }
 }
