@@ -34,7 +34,10 @@ mod tests {
             if u1 + s1 > u0 + s0 {
                 break;
             }
-            assert!(start.elapsed().as_secs() < 5, "no CPU time charged after 5 s of work");
+            assert!(
+                start.elapsed().as_secs() < 5,
+                "no CPU time charged after 5 s of work"
+            );
         }
     }
 }
