@@ -29,6 +29,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 ALL_JOBS=(fmt clippy peers qemu test doc cross embedded deps probe bench vectors)
+# Jobs that run only when named (they take minutes: `scripts/test.sh fuzz`).
+OPTIONAL_JOBS=(fuzz)
 BARE_METAL_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
 PROBE_DIR=tests/no-alloc-probe
 VECTOR_DIR=tests/vectors/netdata
@@ -280,8 +282,8 @@ job_fuzz() {
 # main
 
 usage() {
-    printf 'usage: scripts/test.sh [JOB...]\njobs (default: all, in this order): %s\n' \
-        "${ALL_JOBS[*]}"
+    printf 'usage: scripts/test.sh [JOB...]\njobs (default: all, in this order): %s\noptional jobs (only when named): %s\n' \
+        "${ALL_JOBS[*]}" "${OPTIONAL_JOBS[*]}"
 }
 
 fmt_secs() {
@@ -296,11 +298,11 @@ for arg in "$@"; do
         exit 0
         ;;
     --list)
-        printf '%s\n' "${ALL_JOBS[@]}"
+        printf '%s\n' "${ALL_JOBS[@]}" "${OPTIONAL_JOBS[@]}"
         exit 0
         ;;
     *)
-        if [[ " ${ALL_JOBS[*]} " != *" $arg "* ]]; then
+        if [[ " ${ALL_JOBS[*]} ${OPTIONAL_JOBS[*]} " != *" $arg "* ]]; then
             printf 'error: unknown job %s\n' "$arg" >&2
             usage >&2
             exit 2
