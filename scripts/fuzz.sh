@@ -18,6 +18,10 @@
 # and minimise it with `cargo +nightly fuzz tmin -s none TARGET fuzz/artifacts/TARGET/crash-…`.
 # Logs: fuzz/target/logs/TARGET.log. Exits 1 if any target crashed.
 #
+# FUZZ_KNOWN_FINDINGS=1 also checks the rules backhaul is known to break today (the open
+# findings listed in docs/reliability.md); without it those checks are off, so that a run
+# looks for new problems.
+#
 # The core forbids unsafe code, so the targets are built without a sanitizer (-s none):
 # AddressSanitizer would halve the executions and find nothing the panics do not. Debug
 # assertions and overflow checks are on, as cargo fuzz builds by default.

@@ -475,6 +475,9 @@ fn parse_item(
         if scope == Some("") {
             return Err(ErrorKind::EmptyInterface);
         }
+        if scope.is_some_and(|s| s.contains('%')) {
+            return Err(ErrorKind::BadInterface);
+        }
         if !(after.is_empty() || after.starts_with([':', '%'])) {
             return Err(ErrorKind::JunkAfterBracket);
         }
@@ -791,6 +794,7 @@ mod tests {
         err_duplicate_interface: "[fe80::1%a]%b" => DuplicateInterface;
         err_bad_interface: "host%a%b:1" => BadInterface;
         err_bad_interface_bracket: "[fe80::1]%a]" => BadInterface;
+        err_bad_interface_inside: "[fe80::1%eth%0]:2003" => BadInterface;
         err_port_zero: "host:0" => PortZero;
         err_port_zeros: "host:000" => PortZero;
         err_port_range: "host:65536" => PortOutOfRange;

@@ -989,10 +989,18 @@ fn raw<S: Sink>(s: &mut S, text: &str, max: usize) {
 }
 
 /// A label value escaped as netdata escapes it (256 bytes), except that a newline is
-/// written `\n` where netdata leaves it raw after its backslash.
+/// written `\n` where netdata leaves it raw after its backslash, and that a value cut at
+/// the limit is cut at a character boundary (netdata cuts bytes, which can leave half a
+/// character, and Prometheus then rejects the whole scrape).
 fn label<S: Sink>(s: &mut S, value: &str) {
     let mut buf = [0u8; LABEL];
     let n = name::escape_label(value.as_bytes(), PROMETHEUS_USABLE, &mut buf);
+    // The value is UTF-8 and escaping only adds ASCII: an error can only be a character
+    // cut at the end.
+    let n = match core::str::from_utf8(buf.get(..n).unwrap_or(&[])) {
+        Ok(_) => n,
+        Err(e) => e.valid_up_to(),
+    };
     let escaped = buf.get_mut(..n).unwrap_or(&mut []);
     for b in escaped.iter_mut().filter(|b| **b == b'\n') {
         *b = b'n';
@@ -1696,5 +1704,30 @@ p q_a_b__c__a_b__c__average{chart="a\nb"\"c\\",family="a\nb"\"c\\",dimension="a\
         assert!(!q.options.names);
         let q = PromQuery::parse("format=xml&format=shell", DataSource::Sum, true);
         assert_eq!(q.format, Format::Shell);
+    }
+
+    #[test]
+    fn long_labels_are_cut_at_a_character_boundary() {
+        use std::vec::Vec;
+        struct Collect(Vec<u8>);
+        impl crate::format::text::Sink for Collect {
+            fn raw(&mut self, bytes: &[u8]) {
+                self.0.extend_from_slice(bytes);
+            }
+            fn mapped<F: Fn(u8) -> u8>(&mut self, src: &[u8], map: F) {
+                self.0.extend(src.iter().map(|&b| map(b)));
+            }
+            fn sanitized(&mut self, src: &[u8]) {
+                self.0.extend_from_slice(src);
+            }
+            fn json_escaped(&mut self, src: &[u8]) {
+                self.0.extend_from_slice(src);
+            }
+        }
+        let value: std::string::String = core::iter::repeat_n('é', 300).collect();
+        let mut out = Collect(Vec::new());
+        label(&mut out, &value);
+        assert!(core::str::from_utf8(&out.0).is_ok());
+        assert_eq!(out.0.len(), 254, "127 whole two-byte characters");
     }
 }
