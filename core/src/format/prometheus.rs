@@ -1708,9 +1708,8 @@ p q_a_b__c__a_b__c__average{chart="a\nb"\"c\\",family="a\nb"\"c\\",dimension="a\
 
     #[test]
     fn long_labels_are_cut_at_a_character_boundary() {
-        use std::vec::Vec;
         struct Collect(Vec<u8>);
-        impl crate::format::text::Sink for Collect {
+        impl Sink for Collect {
             fn raw(&mut self, bytes: &[u8]) {
                 self.0.extend_from_slice(bytes);
             }
@@ -1724,7 +1723,7 @@ p q_a_b__c__a_b__c__average{chart="a\nb"\"c\\",family="a\nb"\"c\\",dimension="a\
                 self.0.extend_from_slice(src);
             }
         }
-        let value: std::string::String = core::iter::repeat_n('é', 300).collect();
+        let value: String = core::iter::repeat_n('é', 300).collect();
         let mut out = Collect(Vec::new());
         label(&mut out, &value);
         assert!(core::str::from_utf8(&out.0).is_ok());
