@@ -96,35 +96,7 @@ fn http_post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]
 mod remote_write {
     use prost::Message;
 
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub(crate) timeseries: Vec<TimeSeries>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub(crate) labels: Vec<Label>,
-        #[prost(message, repeated, tag = "2")]
-        pub(crate) samples: Vec<Sample>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct Label {
-        #[prost(string, tag = "1")]
-        pub(crate) name: String,
-        #[prost(string, tag = "2")]
-        pub(crate) value: String,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct Sample {
-        #[prost(double, tag = "1")]
-        pub(crate) value: f64,
-        #[prost(int64, tag = "2")]
-        pub(crate) timestamp: i64,
-    }
+    use backhaul_tests::remote_write_pb::{Label, Sample, TimeSeries, WriteRequest};
 
     /// One series `name{host="h1"}` with the test's values, snappy-compressed.
     pub(crate) fn body(name: &str, now: i64) -> Vec<u8> {

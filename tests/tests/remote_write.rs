@@ -20,38 +20,7 @@ use backhaul_core::window::Reduce;
 use proptest::prelude::*;
 use prost::Message;
 
-/// The remote-write 1.0 messages, as `prost` sees them.
-mod pb {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub(crate) timeseries: Vec<TimeSeries>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub(crate) labels: Vec<Label>,
-        #[prost(message, repeated, tag = "2")]
-        pub(crate) samples: Vec<Sample>,
-    }
-
-    #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, prost::Message)]
-    pub(crate) struct Label {
-        #[prost(string, tag = "1")]
-        pub(crate) name: String,
-        #[prost(string, tag = "2")]
-        pub(crate) value: String,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct Sample {
-        #[prost(double, tag = "1")]
-        pub(crate) value: f64,
-        #[prost(int64, tag = "2")]
-        pub(crate) timestamp: i64,
-    }
-}
+use backhaul_tests::remote_write_pb as pb;
 
 /// A series as plain data: labels, value bits (so NaN and -0.0 compare exactly), timestamp.
 type Plain = (Vec<(String, String)>, u64, i64);

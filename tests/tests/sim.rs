@@ -621,38 +621,7 @@ fn http_statuses_are_judged() {
 
 // ---------------------------------------------------------------------------- remote write
 
-/// The remote-write 1.0 messages, as `prost` decodes them.
-mod pb {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub(crate) timeseries: Vec<TimeSeries>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub(crate) labels: Vec<Label>,
-        #[prost(message, repeated, tag = "2")]
-        pub(crate) samples: Vec<Sample>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct Label {
-        #[prost(string, tag = "1")]
-        pub(crate) name: String,
-        #[prost(string, tag = "2")]
-        pub(crate) value: String,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(crate) struct Sample {
-        #[prost(double, tag = "1")]
-        pub(crate) value: f64,
-        #[prost(int64, tag = "2")]
-        pub(crate) timestamp: i64,
-    }
-}
+use backhaul_tests::remote_write_pb as pb;
 
 /// Remote write through the engine to a strict receiver: every request must carry the
 /// protocol's headers, decompress with an independent snappy decoder and decode with an
