@@ -882,3 +882,77 @@ fn apply(name: &str, link: &Link, engine: &mut WireEngine, event: LinkEvent, now
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(basic: Option<&str>, bearer: Option<std::path::PathBuf>) -> HttpSpec {
+        HttpSpec {
+            path: "/api/v1/write".to_owned(),
+            host: "h:9090".to_owned(),
+            content_type: "application/x-protobuf".to_owned(),
+            headers: "X-A: b\r\n".to_owned(),
+            body: (b"", b"", b""),
+            snappy: true,
+            basic: basic.map(str::to_owned),
+            bearer_token_file: bearer,
+            tls: None,
+        }
+    }
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+            ("metrics:s3cret", "bWV0cmljczpzM2NyZXQ="),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
+        }
+    }
+
+    #[test]
+    fn basic_authentication_header() {
+        let lines = spec(Some("metrics:s3cret"), None).header_lines().unwrap();
+        assert_eq!(
+            lines,
+            "X-A: b\r\nAuthorization: Basic bWV0cmljczpzM2NyZXQ=\r\n"
+        );
+    }
+
+    #[test]
+    fn the_bearer_token_is_read_again_each_time_and_never_printed() {
+        let dir = std::env::temp_dir().join(format!("backhaul-bearer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "first\n").unwrap();
+        let s = spec(None, Some(file.clone()));
+        assert!(s
+            .header_lines()
+            .unwrap()
+            .ends_with("Authorization: Bearer first\r\n"));
+        std::fs::write(&file, "second").unwrap();
+        assert!(s
+            .header_lines()
+            .unwrap()
+            .ends_with("Authorization: Bearer second\r\n"));
+        std::fs::write(&file, "two words").unwrap();
+        let err = s.header_lines().unwrap_err();
+        assert!(
+            err.contains("spaces or control characters") && !err.contains("two words"),
+            "{err}"
+        );
+        std::fs::remove_file(&file).unwrap();
+        assert!(s
+            .header_lines()
+            .unwrap_err()
+            .starts_with("bearer token file "));
+        let debug = format!("{:?}", spec(Some("metrics:s3cret"), None));
+        assert!(!debug.contains("s3cret"), "{debug}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
