@@ -452,13 +452,12 @@ impl Link {
     }
 
     fn start_tls(&mut self, registry: &Registry, stream: Stream) -> LinkEvent {
-        let (Some(config), Stream::Tcp(tcp)) = (self.tls.clone(), &stream) else {
-            self.state = State::Up(stream);
-            return LinkEvent::Connected;
-        };
-        let _ = tcp;
-        let Stream::Tcp(tcp) = stream else {
-            unreachable!("matched above")
+        let (config, tcp) = match (self.tls.clone(), stream) {
+            (Some(config), Stream::Tcp(tcp)) => (config, tcp),
+            (_, plain) => {
+                self.state = State::Up(plain);
+                return LinkEvent::Connected;
+            }
         };
         let host = match self.current().map(|t| &t.kind) {
             Some(TargetKind::Tcp { host, .. }) => host.clone(),
