@@ -10,7 +10,7 @@ use std::io::{self, Write as _};
 use std::sync::{mpsc, Arc};
 
 use backhaul_core::config::DataSource;
-use backhaul_core::engine::{Action, Config, Counters, Engine, Framing, HttpFraming};
+use backhaul_core::engine::{Action, Config, Counters, Engine, Framing, HttpFraming, Outcome};
 use backhaul_core::format::HostMeta;
 use backhaul_core::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -19,6 +19,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::charts::{ChartSet, SendFilter};
 use crate::clock;
+use crate::codec::{Codec, CodecSpec};
 use crate::collectors::Collectors;
 use crate::http::ResponseReader;
 use crate::net::{Link, LinkEvent, Resolved, Target};
@@ -63,6 +64,8 @@ pub struct DestinationSpec {
     pub charts: String,
     /// For HTTP destinations: the request shape and authentication.
     pub http: Option<HttpSpec>,
+    /// For Kinesis and MongoDB: the protocol the shell speaks around each batch.
+    pub codec: Option<CodecSpec>,
 }
 
 /// How an HTTP destination's requests look.
@@ -198,6 +201,11 @@ struct Destination {
     reported: Counters,
     last_report: Instant,
     chart_set_index: Option<usize>,
+    /// Kinesis and MongoDB: the protocol around each batch, the request being written
+    /// and how much of it is on the wire.
+    codec: Option<Box<dyn Codec>>,
+    request: Vec<u8>,
+    request_sent: usize,
 }
 
 fn leak(s: &str) -> &'static str {
@@ -209,6 +217,11 @@ fn leak(s: &str) -> &'static str {
 
 fn engine_for(spec: &DestinationSpec, now: Instant, acks: bool) -> WireEngine {
     let framing = match &spec.http {
+        None if spec.codec.is_some() => Framing::Http(HttpFraming::bodies(
+            spec.codec
+                .as_ref()
+                .map_or(4096, |c| c.max_body(spec.buffer_size)),
+        )),
         None => Framing::Stream,
         Some(h) => {
             let extra = match h.header_lines() {
@@ -229,6 +242,7 @@ fn engine_for(spec: &DestinationSpec, now: Instant, acks: bool) -> WireEngine {
                 // Room for the request header and, with snappy, for compressing in place.
                 max_body: (spec.buffer_size / 4).clamp(4096, 4 << 20),
                 snappy: h.snappy,
+                write_header: true,
             })
         }
     };
@@ -245,7 +259,7 @@ fn engine_for(spec: &DestinationSpec, now: Instant, acks: bool) -> WireEngine {
         timeout: Duration::from_millis(spec.timeout_ms),
         backoff_min: Duration::from_secs(1),
         backoff_max: Duration::from_secs(60),
-        transport_acks: acks && spec.http.is_none(),
+        transport_acks: acks && spec.http.is_none() && spec.codec.is_none(),
         framing,
     };
     Engine::new(
@@ -348,6 +362,7 @@ impl Daemon {
                 names: true,
                 charts: "*".to_owned(),
                 http: None,
+                codec: None,
             };
             let engine = engine_for(&spec, now, false);
             daemon.destinations.push(Destination {
@@ -361,6 +376,9 @@ impl Daemon {
                 reported: Counters::default(),
                 last_report: now,
                 chart_set_index: None,
+                codec: None,
+                request: Vec::new(),
+                request_sent: 0,
             });
         }
         Ok(daemon)
@@ -375,7 +393,12 @@ impl Daemon {
             Arc::clone(&self.waker),
             self.resolved_tx.clone(),
         );
-        if let Some(tls) = spec.http.as_ref().and_then(|h| h.tls.as_ref()) {
+        let tls = spec
+            .http
+            .as_ref()
+            .and_then(|h| h.tls.as_ref())
+            .or_else(|| spec.codec.as_ref().and_then(CodecSpec::tls));
+        if let Some(tls) = tls {
             if let Some(warning) = tls.insecure_warning() {
                 log(format!("{}: WARNING: {warning}", spec.name));
             }
@@ -394,8 +417,12 @@ impl Daemon {
             self.charts
                 .add_backend_charts_every(&spec.name, spec.update_every),
         );
+        let codec = spec.codec.as_ref().map(CodecSpec::codec);
         self.destinations.push(Destination {
             token,
+            codec,
+            request: Vec::new(),
+            request_sent: 0,
             filter: SendFilter::new(&spec.charts),
             responses: ResponseReader::new(),
             headers: None,
@@ -608,9 +635,20 @@ impl Daemon {
             let mut malformed = None;
             let http = d.spec.http.is_some();
             let reader = &mut d.responses;
+            let mut verdicts = Vec::new();
+            let codec = &mut d.codec;
             let event = link.ready(registry, &mut |bytes| {
                 received += bytes.len();
-                if http && malformed.is_none() {
+                if malformed.is_some() {
+                    return;
+                }
+                if let Some(codec) = codec.as_mut() {
+                    match codec.feed(bytes) {
+                        Ok(Some(v)) => verdicts.push(v),
+                        Ok(None) => {}
+                        Err(e) => malformed = Some(e),
+                    }
+                } else if http {
                     if let Err(e) = reader.feed(bytes, |r| responses.push(r)) {
                         malformed = Some(e);
                     }
@@ -632,6 +670,17 @@ impl Daemon {
                 }
                 d.engine.handle_http_status(now, r.status);
                 close |= r.close;
+            }
+            for v in verdicts {
+                if let Some(message) = &v.message {
+                    log(format!(
+                        "{}: {}: {message}",
+                        d.spec.name,
+                        link.current().map_or("?", |t| t.text.as_str())
+                    ));
+                }
+                d.engine.handle_outcome(now, v.outcome);
+                close |= v.close;
             }
             if let Some(e) = malformed {
                 log(format!("{}: {e}; closing the connection", d.spec.name));
@@ -780,6 +829,11 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
             (Sink::Stdout, Action::Disconnect) => d.engine.handle_disconnected(now, None),
             (Sink::Net(link), Action::Connect { destination }) => {
                 d.responses.reset();
+                d.request.clear();
+                d.request_sent = 0;
+                if let Some(codec) = d.codec.as_mut() {
+                    codec.reset();
+                }
                 if let Some(h) = &d.spec.http {
                     match h.header_lines() {
                         Ok(lines) if d.headers.as_deref() != Some(lines.as_str()) => {
@@ -804,6 +858,18 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
                     .handle_disconnected(now, unacked.or(Some(usize::MAX)));
             }
         }
+    }
+    if let (Some(codec), Sink::Net(link)) = (d.codec.as_deref_mut(), &mut d.sink) {
+        let out = Requests {
+            name: &d.spec.name,
+            engine: &mut d.engine,
+            codec,
+            link,
+            request: &mut d.request,
+            sent: &mut d.request_sent,
+        };
+        pump_requests(registry, out, &charts, now);
+        return;
     }
     while let Some(bytes) = d.engine.poll_transmit(now, &charts) {
         let written = match &mut d.sink {
@@ -836,6 +902,66 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
             d.engine.handle_unacknowledged(now, outstanding);
         }
     }
+}
+
+/// Writes codec requests: each batch the engine offers becomes one request, written over
+/// as many calls as the socket takes; the engine hears of the batch only once the whole
+/// request is on the wire.
+fn pump_requests(
+    registry: &mio::Registry,
+    out: Requests<'_>,
+    charts: &crate::charts::Filtered<'_>,
+    now: Instant,
+) {
+    let Requests {
+        name,
+        engine,
+        codec,
+        link,
+        request,
+        sent,
+    } = out;
+    while let Some(body) = engine.poll_transmit(now, charts) {
+        let body_len = body.len();
+        if request.is_empty() {
+            *sent = 0;
+            if let Err(e) = codec.encode(body, request) {
+                log(format!("{name}: {e}; dropping the batch"));
+                request.clear();
+                engine.handle_written(now, body_len);
+                engine.handle_outcome(now, Outcome::Rejected { status: 0 });
+                continue;
+            }
+        }
+        match link.write(&request[*sent..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                *sent += n;
+                if *sent == request.len() {
+                    request.clear();
+                    *sent = 0;
+                    engine.handle_written(now, body_len);
+                }
+            }
+            Err(event) => {
+                let _ = link.close(registry);
+                request.clear();
+                *sent = 0;
+                apply(name, link, engine, event, now);
+                break;
+            }
+        }
+    }
+}
+
+/// The parts of a [`Destination`] that [`pump_requests`] works on.
+struct Requests<'d> {
+    name: &'d str,
+    engine: &'d mut WireEngine,
+    codec: &'d mut dyn Codec,
+    link: &'d mut Link,
+    request: &'d mut Vec<u8>,
+    sent: &'d mut usize,
 }
 
 /// Logs the records lost since the previous report, per reason.

@@ -6,9 +6,12 @@
 
 pub mod charts;
 pub mod clock;
+pub mod codec;
 pub mod collectors;
 pub mod daemon;
 pub mod http;
+pub mod kinesis;
+pub mod mongo;
 pub mod net;
 pub mod pull;
 pub mod rusage;

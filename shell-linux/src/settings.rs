@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use backhaul_core::config::{DaemonConfig, DataSource, InstanceType};
 
+use crate::codec::CodecSpec;
 use crate::daemon::{DestinationSpec, HttpSpec, Settings};
 use crate::net::{Target, TargetKind};
 use crate::wire::Wire;
@@ -183,29 +184,49 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
         } else {
             format!("[{}:{}]", instance.instance_type.as_str(), instance.name)
         };
-        let mut targets = Vec::new();
-        if let Some(list) = instance.destinations() {
-            for item in list {
-                let item = item
-                    .map_err(|e| format!("{file}:{}: {section} destination: {e}", instance.line))?;
-                targets.push(Target::from_destination(&item).map_err(|e| {
-                    format!("{file}:{}: {section} destination: {e}", instance.line)
-                })?);
-            }
-        }
-        if targets.is_empty() {
-            return Err(format!(
-                "{file}:{}: {section}: no destination",
-                instance.line
-            ));
-        }
-        let host_header = match &targets[0].kind {
-            TargetKind::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
-            TargetKind::Tcp { host, port } => format!("{host}:{port}"),
-            TargetKind::Unix(_) => "localhost".to_owned(),
+        let config_dir = path.parent().unwrap_or(Path::new("."));
+        let codec_spec = match instance.instance_type {
+            InstanceType::Kinesis => Some(
+                crate::kinesis::load(instance, config_dir)
+                    .map(|(targets, spec)| (targets, Wire::Json, CodecSpec::Kinesis(spec))),
+            ),
+            InstanceType::MongoDb => Some(
+                crate::mongo::load(instance, config_dir)
+                    .map(|(targets, spec)| (targets, Wire::Bson, CodecSpec::Mongo(spec))),
+            ),
+            _ => None,
         };
-        let (wire, http) = wire_of(instance, &host_header)
-            .map_err(|e| format!("{file}:{}: {section}: {e}", instance.line))?;
+        let (targets, wire, http, codec) = if let Some(loaded) = codec_spec {
+            let (targets, wire, codec) =
+                loaded.map_err(|e| format!("{file}:{}: {section}: {e}", instance.line))?;
+            (targets, wire, None, Some(codec))
+        } else {
+            let mut targets = Vec::new();
+            if let Some(list) = instance.destinations() {
+                for item in list {
+                    let item = item.map_err(|e| {
+                        format!("{file}:{}: {section} destination: {e}", instance.line)
+                    })?;
+                    targets.push(Target::from_destination(&item).map_err(|e| {
+                        format!("{file}:{}: {section} destination: {e}", instance.line)
+                    })?);
+                }
+            }
+            if targets.is_empty() {
+                return Err(format!(
+                    "{file}:{}: {section}: no destination",
+                    instance.line
+                ));
+            }
+            let host_header = match &targets[0].kind {
+                TargetKind::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+                TargetKind::Tcp { host, port } => format!("{host}:{port}"),
+                TargetKind::Unix(_) => "localhost".to_owned(),
+            };
+            let (wire, http) = wire_of(instance, &host_header)
+                .map_err(|e| format!("{file}:{}: {section}: {e}", instance.line))?;
+            (targets, wire, http, None)
+        };
         destinations.push(DestinationSpec {
             name: instance.name.to_owned(),
             wire,
@@ -220,6 +241,7 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
             names: instance.send_names_instead_of_ids,
             charts: instance.send_charts_matching.to_owned(),
             http,
+            codec,
         });
     }
     let backend = config.backend();

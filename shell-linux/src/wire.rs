@@ -2,7 +2,7 @@
 
 use backhaul_core::engine::RecordFormat;
 use backhaul_core::format::remote_write::RemoteWriteFormat;
-use backhaul_core::format::{graphite, json, opentsdb, BufferFull, Record};
+use backhaul_core::format::{bson, graphite, json, opentsdb, BufferFull, Record};
 
 /// A stream format: Graphite plaintext, OpenTSDB telnet or JSON lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,6 +17,8 @@ pub enum Wire {
     OpenTsdbHttp,
     /// Prometheus remote write: one protobuf `TimeSeries` per record.
     RemoteWrite(RemoteWriteFormat),
+    /// MongoDB: one BSON document per record (the JSON line's fields).
+    Bson,
 }
 
 impl Wire {
@@ -28,6 +30,7 @@ impl Wire {
             Self::Json => "json",
             Self::OpenTsdbHttp => "opentsdb:http",
             Self::RemoteWrite(_) => "prometheus_remote_write",
+            Self::Bson => "mongodb",
         }
     }
 
@@ -50,6 +53,7 @@ impl RecordFormat for Wire {
             Self::Json => json::write(record, out),
             Self::OpenTsdbHttp => opentsdb::write_object(record, out),
             Self::RemoteWrite(f) => f.write(record, out),
+            Self::Bson => bson::write_document(record, out),
         }
     }
 }

@@ -97,6 +97,7 @@ const HTTP: HttpFraming<'static> = HttpFraming {
     body_close: b"]",
     max_body: 700,
     snappy: false,
+    write_header: true,
 };
 
 fn run(events: &[Event], http: bool, source: DataSource, buffer: usize, acks: bool) {

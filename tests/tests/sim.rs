@@ -11,7 +11,8 @@
 
 use backhaul_core::config::DataSource;
 use backhaul_core::engine::{
-    Action, Collected, Config, Engine, Framing, HttpFraming, LossReason, Metric, Source,
+    Action, Collected, Config, Engine, Framing, HttpFraming, LossReason, Metric,
+    Outcome as EngineOutcome, Source,
 };
 use backhaul_core::format::{graphite, ChartMeta, DimensionMeta, HostMeta};
 use backhaul_core::ring::RingState;
@@ -498,6 +499,7 @@ const HTTP: HttpFraming<'static> = HttpFraming {
     body_close: b"",
     max_body: 1500,
     snappy: false,
+    write_header: true,
 };
 
 /// An HTTP server: parses whole requests, answers the scripted statuses, stores the
@@ -617,6 +619,149 @@ fn http_statuses_are_judged() {
     let mut got = lines.clone();
     got.sort();
     assert_same(&got, &expected, "after a rejected request");
+}
+
+// ---------------------------------------------------------------------------- bare bodies
+
+/// A shell that wraps each bare body in a request of its own (as the Kinesis and MongoDB
+/// destinations do): it writes the body in random pieces, sometimes loses the connection
+/// before the request is complete, and answers each complete request with the next
+/// scripted verdict. `Delivered { rejected: k }` refuses the first `k` lines.
+fn run_bodies(
+    seconds: i64,
+    verdicts: &[EngineOutcome],
+    seed: u64,
+) -> (Vec<String>, Vec<String>, Outcome) {
+    let cfg = config(
+        Framing::Http(HttpFraming::bodies(1500)),
+        DataSource::Average,
+        1,
+    );
+    let mut collector = Collector::new(20, 600, 7);
+    let mut rng = Rng(seed);
+    let t0 = Instant::from_micros(START * 1_000_000 + 300_000);
+    let mut engine = Engine::new(cfg, graphite::write, vec![0u8; 8192], t0);
+    let (mut stored, mut refused) = (Vec::new(), Vec::new());
+    let mut verdicts = verdicts.iter().copied();
+    let mut connected = false;
+    let mut sent_of_request = 0usize;
+    for step in 0..=seconds * 10 {
+        let now = Instant::from_micros(t0.as_micros() + step * 100_000);
+        if now.as_micros() % 1_000_000 < 100_000 && step < (seconds - 60) * 10 {
+            collector.collect(now.as_secs());
+        }
+        engine.handle_timeout(now, &collector);
+        while let Some(action) = engine.poll_action(now) {
+            match action {
+                Action::Connect { .. } => {
+                    connected = true;
+                    engine.handle_connected(now);
+                }
+                Action::Disconnect => {
+                    connected = false;
+                    engine.handle_disconnected(now, None);
+                }
+            }
+        }
+        if !connected {
+            continue;
+        }
+        let Some(body) = engine.poll_transmit(now, &collector) else {
+            continue;
+        };
+        // The same body is offered until the whole request is on the wire.
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.starts_with("POST"), "no header: {text}");
+        assert!(text.ends_with('\n'), "whole records only");
+        sent_of_request += 1 + rng.below(3) as usize;
+        if rng.below(20) == 0 {
+            // The connection drops before the request is complete: it is rebuilt.
+            sent_of_request = 0;
+            connected = false;
+            engine.handle_disconnected(now, None);
+            continue;
+        }
+        if sent_of_request < 3 {
+            continue;
+        }
+        sent_of_request = 0;
+        let n = body.len();
+        engine.handle_written(now, n);
+        let verdict = verdicts
+            .next()
+            .unwrap_or(EngineOutcome::Delivered { rejected: 0 });
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        match verdict {
+            EngineOutcome::Delivered { rejected } => {
+                let k = (rejected as usize).min(lines.len());
+                refused.extend_from_slice(&lines[..k]);
+                stored.extend_from_slice(&lines[k..]);
+            }
+            EngineOutcome::Retry { .. } => {}
+            EngineOutcome::Rejected { .. } => refused.extend(lines),
+        }
+        engine.handle_outcome(now, verdict);
+        let c = engine.counters();
+        assert_eq!(c.accepted, c.delivered + c.buffered + c.lost);
+        assert!(engine.buffered_bytes() <= 8192);
+    }
+    let outcome = Outcome {
+        lines: Vec::new(),
+        cuts: 0,
+        counters: *engine.counters(),
+        max_buffered: 0,
+        limit: 8192,
+        connects: Vec::new(),
+    };
+    (stored, refused, outcome)
+}
+
+#[test]
+fn bare_bodies_are_judged_by_the_shell() {
+    use EngineOutcome::{Delivered, Rejected, Retry};
+    let (reference, none, _) = run_bodies(200, &[], 11);
+    assert!(none.is_empty());
+    assert!(reference.len() > 60 * 12, "{}", reference.len());
+    assert_no_duplicates(&reference);
+    // The same points as the HTTP run: the framing only leaves the header out.
+    let (http, _, _) = run_http(200, &[], 1);
+    let (mut a, mut b) = (reference.clone(), http);
+    a.sort();
+    b.sort();
+    assert_same(&a, &b, "bare bodies against HTTP requests");
+    // Retries lose nothing and duplicate nothing.
+    let (lines, refused, out) = run_bodies(200, &[Retry { status: 0 }, Retry { status: 503 }], 12);
+    assert!(refused.is_empty());
+    let (mut got, mut want) = (lines.clone(), reference.clone());
+    got.sort();
+    want.sort();
+    assert_same(&got, &want, "retried bodies");
+    assert_eq!(out.counters.http_retried, 2);
+    assert_eq!(out.counters.last_bad_status, 503);
+    // Records refused one by one and whole requests refused are counted, exactly.
+    let verdicts = [
+        Delivered { rejected: 2 },
+        Rejected { status: 0 },
+        Delivered { rejected: 1 },
+        Delivered { rejected: 0 },
+    ];
+    let (lines, refused, out) = run_bodies(200, &verdicts, 13);
+    assert!(refused.len() > 3, "{}", refused.len());
+    assert_eq!(
+        out.counters.lost_for(LossReason::Rejected),
+        refused.len() as u64
+    );
+    assert_eq!(out.counters.lost, refused.len() as u64);
+    assert_eq!(out.counters.delivered, lines.len() as u64);
+    let mut expected: Vec<String> = reference
+        .iter()
+        .filter(|l| !refused.contains(l))
+        .cloned()
+        .collect();
+    expected.sort();
+    let mut got = lines;
+    got.sort();
+    assert_same(&got, &expected, "after refused records");
 }
 
 // ---------------------------------------------------------------------------- remote write

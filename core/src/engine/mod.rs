@@ -107,6 +107,10 @@ pub struct HttpFraming<'a> {
     pub max_body: usize,
     /// Compress each body with snappy (raw block format), as remote write requires.
     pub snappy: bool,
+    /// Write the HTTP request header in front of each body. Without it the engine hands
+    /// out bare bodies, and the shell wraps each in a request of its own (see
+    /// [`HttpFraming::bodies`]).
+    pub write_header: bool,
 }
 
 impl<'a> HttpFraming<'a> {
@@ -126,6 +130,32 @@ impl<'a> HttpFraming<'a> {
             body_close: b"",
             max_body,
             snappy: true,
+            write_header: true,
+        }
+    }
+
+    /// Batches of records with no HTTP header around them, for protocols whose requests
+    /// the shell builds itself: a Kinesis `PutRecords` call (which must be signed over the
+    /// whole body) or a MongoDB `OP_MSG` insert (whose document sequence is the body).
+    ///
+    /// Each body is at most `max_body` bytes of records, back to back. The shell takes a
+    /// body from [`Engine::poll_transmit`], sends its own request for it, reports the
+    /// whole body with [`Engine::handle_written`] once the request is on the wire, and the
+    /// verdict with [`Engine::handle_outcome`]. Until then the same body is offered again
+    /// (after a reconnect, say), so a request can be rebuilt at any time.
+    #[must_use]
+    pub const fn bodies(max_body: usize) -> Self {
+        Self {
+            path: "",
+            host: "",
+            content_type: "",
+            extra_headers: "",
+            body_open: b"",
+            separator: b"",
+            body_close: b"",
+            max_body,
+            snappy: false,
+            write_header: false,
         }
     }
 
@@ -178,6 +208,29 @@ pub enum Action {
     /// Close the connection (or abandon the attempt), then report it with
     /// [`Engine::handle_disconnected`].
     Disconnect,
+}
+
+/// The verdict on one request, for [`Engine::handle_outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Outcome {
+    /// The request was taken. `rejected` of its records were refused one by one (a
+    /// MongoDB write error, say) and are counted as lost; the rest are delivered.
+    Delivered {
+        /// Records the server refused individually (at most the request's count).
+        rejected: u64,
+    },
+    /// Try the whole request again after a backoff (an HTTP 429 or 5xx, or a Kinesis
+    /// reply with failed records, whose shell remembers which records already went in).
+    Retry {
+        /// The status to record as the last bad one (an HTTP status, or 0).
+        status: u16,
+    },
+    /// The request was refused as a whole: its records are counted as lost.
+    Rejected {
+        /// The status to record as the last bad one (an HTTP status, or 0).
+        status: u16,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1006,8 +1059,22 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         self.last_progress = now;
     }
 
-    /// The HTTP status of the response to the request in flight.
+    /// The HTTP status of the response to the request in flight: 2xx delivers the
+    /// request, 429 and 5xx retry it after a backoff, anything else drops it, counted as
+    /// [`LossReason::Rejected`] with the status.
     pub fn handle_http_status(&mut self, now: Instant, status: u16) {
+        let outcome = match status {
+            200..=299 => Outcome::Delivered { rejected: 0 },
+            429 | 500..=599 => Outcome::Retry { status },
+            _ => Outcome::Rejected { status },
+        };
+        self.handle_outcome(now, outcome);
+    }
+
+    /// The verdict on the request in flight (the oldest batch, once all of it was
+    /// reported written), for shells that judge replies themselves (see
+    /// [`HttpFraming::bodies`]). Ignored when no request is complete on the wire.
+    pub fn handle_outcome(&mut self, now: Instant, outcome: Outcome) {
         self.now = self.now.max(now);
         self.last_progress = now;
         let Some(batch) = self.current_batch() else {
@@ -1016,15 +1083,24 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         if self.buf.written < batch.end {
             return; // no request is complete on the wire: not a response to ours
         }
-        match status {
-            200..=299 => {
+        match outcome {
+            Outcome::Delivered { rejected } => {
                 self.counters.http_ok += 1;
-                self.counters.delivered += batch.records;
+                let rejected = rejected.min(batch.records);
+                self.counters.delivered += batch.records - rejected;
                 self.counters.buffered -= batch.records;
+                if rejected > 0 {
+                    // The bytes of the refused records are not known one by one: count
+                    // them in proportion.
+                    let bytes = (batch.record_bytes as u128 * u128::from(rejected)
+                        / u128::from(batch.records)) as u64;
+                    self.counters.http_rejected += 1;
+                    self.counters.lose(LossReason::Rejected, rejected, bytes);
+                }
                 self.pop_batch();
                 self.http_backoff = self.config.backoff_min;
             }
-            429 | 500..=599 => {
+            Outcome::Retry { status } => {
                 self.counters.http_retried += 1;
                 self.counters.failures += 1;
                 self.counters.last_bad_status = status;
@@ -1039,7 +1115,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                         .max(1),
                 );
             }
-            _ => {
+            Outcome::Rejected { status } => {
                 self.counters.http_rejected += 1;
                 self.counters.last_bad_status = status;
                 self.counters.buffered -= batch.records;
@@ -1173,6 +1249,9 @@ fn expired(m: &Metric<'_>, after: i64, before: i64) -> bool {
 
 /// The length of the request header for a body of `body_len` bytes.
 fn header_len(h: &HttpFraming<'_>, body_len: u64) -> usize {
+    if !h.write_header {
+        return 0;
+    }
     let mut digits = IntBuffer::new();
     "POST ".len()
         + h.path.len()
@@ -1188,6 +1267,9 @@ fn header_len(h: &HttpFraming<'_>, body_len: u64) -> usize {
 }
 
 fn write_header(h: &HttpFraming<'_>, body_len: u64, out: &mut [u8]) {
+    if !h.write_header {
+        return;
+    }
     let mut digits = IntBuffer::new();
     let parts: [&[u8]; 11] = [
         b"POST ",
