@@ -140,7 +140,7 @@ pub fn client_config(tls: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
     } else {
         let roots = match &tls.ca_file {
-            Some(path) => ca_file_roots(path)?,
+            Some(path) => ca_file_roots(path).map_err(|e| format!("CA file {e}"))?,
             None => system_roots()?,
         };
         builder.with_root_certificates(roots)
@@ -148,20 +148,21 @@ pub fn client_config(tls: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
     let config = match (&tls.client_certificate, &tls.client_key) {
         (None, None) => builder.with_no_client_auth(),
         (Some(cert_path), Some(key_path)) => {
-            let chain = read_certificates(cert_path)?;
-            let key = read_key(key_path)?;
+            let chain =
+                read_certificates(cert_path).map_err(|e| format!("client certificate {e}"))?;
+            let key = read_key(key_path).map_err(|e| format!("client key {e}"))?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| match e {
                     rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
                         format!(
-                            "{}: the key does not match the certificate in {}",
+                            "client key {}: the key does not match the certificate in {}",
                             key_path.display(),
                             cert_path.display()
                         )
                     }
                     e => format!(
-                        "{} and {}: unusable client certificate or key: {e}",
+                        "client certificate {} and client key {}: unusable: {e}",
                         cert_path.display(),
                         key_path.display()
                     ),
@@ -1189,20 +1190,23 @@ mod tests {
 
         let text = err(trusting(&missing));
         assert!(
-            text.starts_with(&format!("{}: cannot read: ", missing.display())),
+            text.starts_with(&format!("CA file {}: cannot read: ", missing.display())),
             "{text}"
         );
         let text = err(trusting(&garbage));
         assert_eq!(
             text,
             format!(
-                "{}: no certificate in it (expected PEM \"-----BEGIN CERTIFICATE-----\")",
+                "CA file {}: no certificate in it (expected PEM \"-----BEGIN CERTIFICATE-----\")",
                 garbage.display()
             )
         );
         let text = err(trusting(&broken));
         assert!(
-            text.starts_with(&format!("{}: not a valid PEM file: ", broken.display())),
+            text.starts_with(&format!(
+                "CA file {}: not a valid PEM file: ",
+                broken.display()
+            )),
             "{text}"
         );
 
@@ -1213,26 +1217,32 @@ mod tests {
         };
         let text = err(client(&pki.client_cert, &garbage));
         assert!(
-            text.starts_with(&format!("{}: no private key in it", garbage.display())),
+            text.starts_with(&format!(
+                "client key {}: no private key in it",
+                garbage.display()
+            )),
             "{text}"
         );
         let text = err(client(&pki.client_cert, &encrypted));
         assert!(text.contains("the private key is encrypted"), "{text}");
         let text = err(client(&pki.client_cert, &missing));
         assert!(
-            text.starts_with(&format!("{}: cannot read", missing.display())),
+            text.starts_with(&format!("client key {}: cannot read", missing.display())),
             "{text}"
         );
         let text = err(client(&garbage, &pki.client_key));
         assert!(
-            text.starts_with(&format!("{}: no certificate in it", garbage.display())),
+            text.starts_with(&format!(
+                "client certificate {}: no certificate in it",
+                garbage.display()
+            )),
             "{text}"
         );
         let text = err(client(&pki.client_cert, &other_key));
         assert_eq!(
             text,
             format!(
-                "{}: the key does not match the certificate in {}",
+                "client key {}: the key does not match the certificate in {}",
                 other_key.display(),
                 pki.client_cert.display()
             )

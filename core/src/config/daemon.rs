@@ -869,13 +869,13 @@ mod tests {
         err_unknown_section_exporting_other: "[exporting:graphite]" => 1,
             Some("[exporting:graphite]"), "line 1: [exporting:graphite]: unknown section";
         err_not_for_type: "[graphite:g]\nusername = u" => 2, Some("username"),
-            "line 2: username: does not apply to a graphite instance (only to the HTTP and \
+            "line 2: username: does not apply to type graphite (only to the HTTP and \
              HTTPS types)";
         err_tls_not_for_http: "[json:http:j]\nCA file = /ca" => 2, Some("CA file"),
-            "line 2: CA file: does not apply to a json:http instance (only to the HTTPS types)";
+            "line 2: CA file: does not apply to type json:http (only to the HTTPS types)";
         err_url_path_not_for_json: "[json:j]\nremote write URL path = /x" => 2,
             Some("remote write URL path"),
-            "line 2: remote write URL path: does not apply to a json instance (only to the \
+            "line 2: remote write URL path: does not apply to type json (only to the \
              prometheus_remote_write types)";
         err_password_conflict: "[json:https:j]\nusername = u\npassword file = /p\npassword = x"
             => 4, Some("password"),

@@ -124,7 +124,7 @@ impl fmt::Display for DaemonErrorKind {
                 applies_to,
             } => write!(
                 f,
-                "does not apply to a {instance_type} instance (only to {applies_to})"
+                "does not apply to type {instance_type} (only to {applies_to})"
             ),
             Self::Conflict { other, other_line } => write!(
                 f,
