@@ -863,6 +863,9 @@ mod tests {
         err_unknown_option_far: "[backend]\ncolour = blue" => 2, Some("colour"),
             K::UnknownOption { suggestion: None },
             "line 2: colour: unknown option";
+        err_unknown_option_control: "[backend]\ncol\x1b[2Jour = blue" => 2, Some("col\x1b[2Jour"),
+            K::UnknownOption { suggestion: None },
+            "line 2: col\\u{1b}[2Jour: unknown option";
         err_duplicate: "[backend]\nprefix = a\n\n[global]\n[backend]\nprefix = b" => 6,
             Some("prefix"), K::Duplicate { first_line: 2 },
             "line 6: prefix: set more than once (first on line 2)";

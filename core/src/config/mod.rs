@@ -196,7 +196,8 @@ impl fmt::Display for ConfigError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: ", self.line)?;
         if let Some(option) = self.option {
-            write!(f, "{option}: ")?;
+            write_visible(f, option)?;
+            f.write_str(": ")?;
         }
         match (self.kind, self.value) {
             (ConfigErrorKind::Destination(error), Some(list))
@@ -212,6 +213,20 @@ impl fmt::Display for ConfigError<'_> {
 }
 
 impl core::error::Error for ConfigError<'_> {}
+
+/// Writes `text` with its control characters escaped (`\u{1}`), so that an option name
+/// read from a file cannot move the cursor or hide text on the terminal that shows it.
+fn write_visible(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    use fmt::Write as _;
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
+}
 
 #[cfg(feature = "defmt")]
 impl defmt::Format for ConfigError<'_> {
