@@ -712,6 +712,31 @@ mod tests {
     }
 
     #[test]
+    fn kinesis_and_mongodb_options() {
+        let c = parse(
+            "[kinesis:k]\ndestination = eu-west-1\nstream name = metrics\n\
+             aws_access_key_id = AKID\naws_secret_access_key = s3cret\n\
+             [mongodb:m]\ndestination = mongodb://db:27017\ndatabase = d\ncollection = c\n",
+        )
+        .unwrap();
+        let k = c.instance("k").unwrap();
+        assert_eq!(k.stream_name, Some("metrics"));
+        assert_eq!(k.aws_access_key_id, Some("AKID"));
+        assert_eq!(k.aws_secret_access_key.map(|s| s.expose()), Some("s3cret"));
+        assert_eq!((k.database, k.collection), (None, None));
+        let m = c.instance("m").unwrap();
+        assert_eq!((m.database, m.collection), (Some("d"), Some("c")));
+        assert_eq!(m.destination, "mongodb://db:27017");
+        assert_eq!(m.stream_name, None);
+        // Not set: None, so that the shell can fall back to netdata's files.
+        let c = parse("[kinesis:k]\ndestination = us-east-1\n").unwrap();
+        assert_eq!(c.instance("k").unwrap().stream_name, None);
+        // The secret is never repeated in an error.
+        let err = parse("[kinesis:k]\naws_secret_access_key = a\u{1}b\n").unwrap_err();
+        assert!(!err.to_string().contains("a\u{1}b"), "{err}");
+    }
+
+    #[test]
     fn sixteen_instances_fit() {
         let mut text = String::from("[backend]\nenabled = yes\n");
         for n in 1..MAX_INSTANCES {
@@ -871,6 +896,13 @@ mod tests {
         err_not_for_type: "[graphite:g]\nusername = u" => 2, Some("username"),
             "line 2: username: does not apply to type graphite (only to the HTTP and \
              HTTPS types)";
+        err_stream_name_not_for_graphite: "[graphite:g]\nstream name = s" => 2,
+            Some("stream name"),
+            "line 2: stream name: does not apply to type graphite (only to kinesis)";
+        err_collection_not_for_kinesis: "[kinesis:k]\ncollection = c" => 2, Some("collection"),
+            "line 2: collection: does not apply to type kinesis (only to mongodb)";
+        err_empty_collection: "[mongodb:m]\ncollection =" => 2, Some("collection"),
+            "line 2: collection: must not be empty";
         err_tls_not_for_http: "[json:http:j]\nCA file = /ca" => 2, Some("CA file"),
             "line 2: CA file: does not apply to type json:http (only to the HTTPS types)";
         err_url_path_not_for_json: "[json:j]\nremote write URL path = /x" => 2,

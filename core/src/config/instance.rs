@@ -300,6 +300,18 @@ pub struct InstanceConfig<'a> {
     pub remote_write_url_path: &'a str,
     /// The HTTP options, `Some` for the types that [are HTTP](InstanceType::is_http).
     pub http: Option<HttpConfig<'a>>,
+    /// `stream name` (kinesis only): the Kinesis stream. `None` when not set (netdata's
+    /// `[backend]` reads it from `aws_kinesis.conf` instead).
+    pub stream_name: Option<&'a str>,
+    /// `aws_access_key_id` (kinesis only). `None` when not set.
+    pub aws_access_key_id: Option<&'a str>,
+    /// `aws_secret_access_key` (kinesis only). `None` when not set.
+    pub aws_secret_access_key: Option<Secret<'a>>,
+    /// `database` (mongodb only). `None` when not set (netdata's `[backend]` reads it from
+    /// `mongodb.conf` instead).
+    pub database: Option<&'a str>,
+    /// `collection` (mongodb only). `None` when not set.
+    pub collection: Option<&'a str>,
 }
 
 impl<'a> InstanceConfig<'a> {
@@ -314,7 +326,7 @@ impl<'a> InstanceConfig<'a> {
     pub const MAX_BUFFER_SIZE: u32 = 1 << 30;
 
     /// Every option name of an instance section (and of `[exporting:global]`).
-    pub const OPTIONS: [&'static str; 22] = [
+    pub const OPTIONS: [&'static str; 27] = [
         "enabled",
         "destination",
         "data source",
@@ -337,6 +349,11 @@ impl<'a> InstanceConfig<'a> {
         "client certificate",
         "client key",
         "skip certificate verification",
+        "stream name",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "database",
+        "collection",
     ];
 
     /// The defaults of an instance section without `[exporting:global]`.
@@ -360,6 +377,11 @@ impl<'a> InstanceConfig<'a> {
             host_tags: "",
             remote_write_url_path: "/receive",
             http: None,
+            stream_name: None,
+            aws_access_key_id: None,
+            aws_secret_access_key: None,
+            database: None,
+            collection: None,
         }
     }
 

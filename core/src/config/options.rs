@@ -87,13 +87,18 @@ enum Opt {
     ClientCertificate,
     ClientKey,
     SkipCertificateVerification,
+    StreamName,
+    AwsAccessKeyId,
+    AwsSecretAccessKey,
+    Database,
+    Collection,
 }
 
 const OPT_COUNT: usize = InstanceConfig::OPTIONS.len();
 
 /// Whether an option applies to an instance type.
 type Admits = fn(InstanceType) -> bool;
-const _: () = assert!(Opt::SkipCertificateVerification as usize + 1 == OPT_COUNT);
+const _: () = assert!(Opt::Collection as usize + 1 == OPT_COUNT);
 
 const OPT_TABLE: [Opt; OPT_COUNT] = [
     Opt::Enabled,
@@ -118,6 +123,11 @@ const OPT_TABLE: [Opt; OPT_COUNT] = [
     Opt::ClientCertificate,
     Opt::ClientKey,
     Opt::SkipCertificateVerification,
+    Opt::StreamName,
+    Opt::AwsAccessKeyId,
+    Opt::AwsSecretAccessKey,
+    Opt::Database,
+    Opt::Collection,
 ];
 
 impl Opt {
@@ -148,6 +158,12 @@ impl Opt {
             | Self::ClientCertificate
             | Self::ClientKey
             | Self::SkipCertificateVerification => Some((InstanceType::is_tls, "the HTTPS types")),
+            Self::StreamName | Self::AwsAccessKeyId | Self::AwsSecretAccessKey => {
+                Some((|kind| kind == InstanceType::Kinesis, "kinesis"))
+            }
+            Self::Database | Self::Collection => {
+                Some((|kind| kind == InstanceType::MongoDb, "mongodb"))
+            }
             _ => None,
         }
     }
@@ -306,6 +322,15 @@ impl<'a> Layer<'a> {
             Opt::SkipCertificateVerification => {
                 self.tls.skip_certificate_verification = parse_bool(value).map_err(error)?;
             }
+            Opt::StreamName => config.stream_name = Some(check_text(value).map_err(error)?),
+            Opt::AwsAccessKeyId => {
+                config.aws_access_key_id = Some(check_text(value).map_err(error)?);
+            }
+            Opt::AwsSecretAccessKey => {
+                config.aws_secret_access_key = Some(Secret(check_text(value).map_err(hidden)?));
+            }
+            Opt::Database => config.database = Some(check_text(value).map_err(error)?),
+            Opt::Collection => config.collection = Some(check_text(value).map_err(error)?),
         }
         Ok(())
     }
