@@ -974,7 +974,9 @@ fn log_losses(name: &str, before: &Counters, now: &Counters) {
             .zip(now.lost_by_reason()),
     ) {
         if is > was {
-            let status = if *reason == LossReason::Rejected {
+            // Codec destinations (MongoDB) report their refusals with status 0: their
+            // own log line names the server's error.
+            let status = if *reason == LossReason::Rejected && now.last_bad_status != 0 {
                 format!(" (HTTP {})", now.last_bad_status)
             } else {
                 String::new()

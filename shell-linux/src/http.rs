@@ -6,6 +6,10 @@
 //! `chunked`) are skipped as they arrive, and only their first bytes are kept for the log.
 //! A response whose headers exceed [`MAX_HEAD`] is an error, so memory stays bounded
 //! whatever the server sends.
+//!
+//! A reader made by [`ResponseReader::with_full_body`] also keeps each whole body, up to
+//! a limit; a longer body is an error (for replies the caller must read, such as
+//! Kinesis').
 
 /// The largest response head accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -19,6 +23,9 @@ pub struct Response {
     pub status: u16,
     /// The first bytes of the body (for the log), lossily decoded.
     pub body_start: String,
+    /// The whole body, for a reader [with full bodies](ResponseReader::with_full_body);
+    /// empty otherwise.
+    pub body: Vec<u8>,
     /// The server asked to close the connection after this response.
     pub close: bool,
 }
@@ -46,6 +53,8 @@ pub struct ResponseReader {
     current: Option<(u16, bool, Body)>,
     body_start: Vec<u8>,
     line: Vec<u8>,
+    /// With full bodies: the body so far and the largest accepted.
+    full: Option<(Vec<u8>, usize)>,
 }
 
 impl ResponseReader {
@@ -54,12 +63,41 @@ impl ResponseReader {
         Self::default()
     }
 
+    /// A reader that also keeps every body whole, up to `limit` bytes: a longer body is
+    /// an error.
+    pub fn with_full_body(limit: usize) -> Self {
+        Self {
+            full: Some((Vec::new(), limit)),
+            ..Self::default()
+        }
+    }
+
     /// Forgets any partial response (after the connection closed).
     pub fn reset(&mut self) {
         self.head.clear();
         self.current = None;
         self.body_start.clear();
         self.line.clear();
+        if let Some((body, _)) = &mut self.full {
+            body.clear();
+        }
+    }
+
+    /// A completed response, and the reader ready for the next one.
+    fn complete(&mut self, status: u16, close: bool) -> Response {
+        let body = match &mut self.full {
+            Some((body, _)) => std::mem::take(body),
+            None => Vec::new(),
+        };
+        let response = Response {
+            status,
+            body_start: String::from_utf8_lossy(&self.body_start).into_owned(),
+            body,
+            close,
+        };
+        self.current = None;
+        self.body_start.clear();
+        response
     }
 
     /// Feeds received bytes; calls `done` for every response completed by them.
@@ -77,25 +115,12 @@ impl ResponseReader {
             bytes = &bytes[used..];
             match next {
                 Some(body) => self.current = Some((status, close, body)),
-                None => {
-                    done(Response {
-                        status,
-                        body_start: String::from_utf8_lossy(&self.body_start).into_owned(),
-                        close,
-                    });
-                    self.current = None;
-                    self.body_start.clear();
-                }
+                None => done(self.complete(status, close)),
             }
         }
         // A response without a body completes as soon as its head does.
         if let Some((status, close, Body::Length(0))) = self.current {
-            done(Response {
-                status,
-                body_start: String::new(),
-                close,
-            });
-            self.current = None;
+            done(self.complete(status, close));
         }
         Ok(())
     }
@@ -153,17 +178,17 @@ impl ResponseReader {
         match body {
             Body::Length(left) => {
                 let n = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
-                self.keep(&bytes[..n]);
+                self.keep(&bytes[..n])?;
                 let left = left - n as u64;
                 Ok((n, (left > 0).then_some(Body::Length(left))))
             }
             Body::UntilClose => {
-                self.keep(bytes);
+                self.keep(bytes)?;
                 Ok((bytes.len(), Some(Body::UntilClose)))
             }
             Body::Chunk(left) => {
                 let n = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
-                self.keep(&bytes[..n]);
+                self.keep(&bytes[..n])?;
                 let left = left - n as u64;
                 Ok((
                     n,
@@ -210,20 +235,23 @@ impl ResponseReader {
         }
     }
 
-    fn keep(&mut self, bytes: &[u8]) {
+    fn keep(&mut self, bytes: &[u8]) -> Result<(), String> {
         let room = KEEP_BODY.saturating_sub(self.body_start.len());
         self.body_start
             .extend_from_slice(&bytes[..room.min(bytes.len())]);
+        if let Some((body, limit)) = &mut self.full {
+            if body.len().saturating_add(bytes.len()) > *limit {
+                return Err(format!("response body longer than {limit} bytes"));
+            }
+            body.extend_from_slice(bytes);
+        }
+        Ok(())
     }
 
     /// The connection closed: a response that runs until the close is complete now.
     pub fn closed(&mut self, mut done: impl FnMut(Response)) {
         if let Some((status, close, Body::UntilClose)) = self.current {
-            done(Response {
-                status,
-                body_start: String::from_utf8_lossy(&self.body_start).into_owned(),
-                close,
-            });
+            done(self.complete(status, close));
         }
         self.reset();
     }
@@ -291,5 +319,49 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         r.feed(&body, |x| got.push(x)).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].body_start.len(), KEEP_BODY);
+        assert!(got[0].body.is_empty());
+    }
+
+    #[test]
+    fn full_bodies_up_to_a_limit() {
+        let input = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789\
+HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n\
+HTTP/1.1 204 No Content\r\n\r\n";
+        for step in [1, 5, input.len()] {
+            let got = all(&mut ResponseReader::with_full_body(10), input, step);
+            let bodies: Vec<&[u8]> = got.iter().map(|r| &r.body[..]).collect();
+            assert_eq!(bodies, [&b"0123456789"[..], b"abcde", b""], "step {step}");
+            assert_eq!(got[1].body_start, "abcde");
+        }
+        // One byte over the limit, however it arrives.
+        for body in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n01234567890"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n5\r\n67890\r\n",
+            b"HTTP/1.0 200 OK\r\n\r\n01234567890",
+        ] {
+            let mut r = ResponseReader::with_full_body(10);
+            let mut result = Ok(());
+            for chunk in body.chunks(3) {
+                result = result.and_then(|()| r.feed(chunk, |_| {}));
+            }
+            assert!(result.unwrap_err().contains("longer than 10 bytes"));
+        }
+        // A body until the close, and a reset in the middle of one.
+        let mut r = ResponseReader::with_full_body(100);
+        let mut got = Vec::new();
+        r.feed(b"HTTP/1.0 500 Oops\r\n\r\nhalf", |x| got.push(x))
+            .unwrap();
+        r.closed(|x| got.push(x));
+        assert_eq!((got[0].status, &got[0].body[..]), (500, &b"half"[..]));
+        r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart", |x| {
+            got.push(x)
+        })
+        .unwrap();
+        r.reset();
+        r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", |x| {
+            got.push(x)
+        })
+        .unwrap();
+        assert_eq!(&got[1].body[..], b"ok");
     }
 }

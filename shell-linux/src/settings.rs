@@ -237,7 +237,11 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
             data_source: instance.data_source,
             update_every: instance.update_every,
             buffer_size: instance.buffer_size as usize,
-            timeout_ms: instance.timeout_ms,
+            // MongoDB: the URI's socketTimeoutMS/connectTimeoutMS lower `timeout ms`.
+            timeout_ms: match &codec {
+                Some(CodecSpec::Mongo(mongo)) => mongo.timeout_ms(instance.timeout_ms),
+                _ => instance.timeout_ms,
+            },
             names: instance.send_names_instead_of_ids,
             charts: instance.send_charts_matching.to_owned(),
             http,

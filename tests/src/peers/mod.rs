@@ -8,6 +8,8 @@
 //! | [`Carbon`] (carbon-cache + whisper) | `Carbon::start()` | `line` (plaintext), `pickle` | [`Carbon::wait_for`], [`Carbon::fetch`], [`Carbon::metrics`] |
 //! | [`Influx`] (InfluxDB 1.x) | `Influx::start()` | `graphite` (db [`influx::GRAPHITE_DB`]), `opentsdb` (telnet and HTTP, db [`influx::OPENTSDB_DB`]), `http` | [`Influx::wait_for`], [`Influx::points`], [`Influx::query`] |
 //! | [`Prometheus`] | `Prometheus::start()` | [`Prometheus::remote_write_url`] | [`Prometheus::wait_for`], [`Prometheus::samples`] |
+//! | [`Mongo`] (nx-27017, MongoDB wire protocol; pymongo reads back) | `Mongo::start()` | `addr`, [`Mongo::uri`] | [`Mongo::wait_for`], [`Mongo::documents`], [`Mongo::count`] |
+//! | [`Moto`] (AWS Kinesis, signatures checked) | `Moto::start()`, [`Moto::create_stream`] | [`Moto::endpoint`] with [`Moto::access_key_id`] | [`Moto::wait_for_lines`], [`Moto::records`] |
 //!
 //! ```no_run
 //! use backhaul_tests::peers::{self, VictoriaMetrics};
@@ -35,11 +37,15 @@
 
 pub mod carbon;
 pub mod influx;
+pub mod mongo;
+pub mod moto;
 pub mod prometheus;
 pub mod victoria;
 
 pub use carbon::Carbon;
 pub use influx::Influx;
+pub use mongo::Mongo;
+pub use moto::Moto;
 pub use prometheus::Prometheus;
 pub use victoria::VictoriaMetrics;
 
