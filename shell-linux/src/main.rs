@@ -25,8 +25,9 @@ Usage: backhaul [OPTIONS]
 Collects this machine's metrics (CPU, load, memory, uptime, network interfaces, disks)
 every second into fixed-size rings, serves them at
 http://127.0.0.1:19999/api/v1/allmetrics?format=prometheus, and exports averages, sums or
-collected values to the Graphite, OpenTSDB or JSON destinations of its configuration
-(netdata's [backend] section and backhaul's own [TYPE:NAME] sections). With no options it
+collected values to the destinations of its configuration (netdata's [backend] section
+and backhaul's own [TYPE:NAME] sections): Graphite, OpenTSDB and JSON over TCP, Unix
+sockets or HTTP(S), Prometheus remote write, AWS Kinesis and MongoDB. With no options it
 collects and serves, and exports nowhere.
 
 Options:
