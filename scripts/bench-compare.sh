@@ -16,6 +16,7 @@
 #   CYCLES=21      export cycles timed per run
 #   CALLGRIND=1    0 skips the instruction counts (valgrind --tool=callgrind)
 #   ANCHORS=DIR    the C baseline (default: ROOT/../shared/anchors)
+#   CARGO_TARGET_DIR  where cargo builds (default: ROOT/target)
 #
 # Figures, for each MODE of graphite_stored graphite_collected opentsdb_stored
 # opentsdb_collected json_stored json_collected:
@@ -63,8 +64,9 @@ make -s -C "$ANCHORS" build/baseline >&2 || die "cannot build $ANCHORS/build/bas
 cargo build -q --release -p backhaul-benches --bin cycle --bin population >&2 ||
     die "cargo build -p backhaul-benches failed"
 C="$ANCHORS/build/baseline"
-R="$ROOT/target/release/cycle"
-P="$ROOT/target/release/population"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+R="$TARGET_DIR/release/cycle"
+P="$TARGET_DIR/release/population"
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -21,6 +21,11 @@
 #                                   (from /proc/PID/task/*/schedstat, ns resolution)
 #   <daemon>_cpu_ticks              the same in clock ticks (/proc/PID/stat utime + stime)
 #   <daemon>_peak_rss_kib, <daemon>_rss_kib   VmHWM and VmRSS at the end
+#   <daemon>_rss_anon_kib, <daemon>_rss_file_kib, <daemon>_pss_kib
+#                                   private and file-backed (binary, libc) RSS, and PSS
+#   backhaul_rings_kib, backhaul_peak_rss_without_rings_kib
+#                                   the synthetic metrics' rings (metrics × history × 4
+#                                   bytes), and the peak RSS less them
 #   <daemon>_read_syscalls_per_cycle, <daemon>_write_syscalls_per_cycle
 #                                   from /proc/PID/io (syscr, syscw) over SECONDS: one
 #                                   collection and one export per second, so per second
@@ -67,7 +72,7 @@ esac
 
 printf 'building backhaul (release)...\n' >&2
 cargo build -q --release -p backhaul-linux >&2 || die "cargo build -p backhaul-linux failed"
-BACKHAUL="$ROOT/target/release/backhaul"
+BACKHAUL="${CARGO_TARGET_DIR:-$ROOT/target}/release/backhaul"
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -206,6 +211,11 @@ measure() {
     }'
     echo "${name}_peak_rss_kib $(status_kib "$pid" VmHWM)"
     echo "${name}_rss_kib $(status_kib "$pid" VmRSS)"
+    # What the RSS is made of: private memory, and pages of the binary and the shared
+    # libraries (shared with other processes: PSS counts each page once per sharer).
+    echo "${name}_rss_anon_kib $(status_kib "$pid" RssAnon)"
+    echo "${name}_rss_file_kib $(status_kib "$pid" RssFile)"
+    echo "${name}_pss_kib $(awk '$1 == "Pss:" {print $2; exit}' /proc/"$pid"/smaps_rollup 2>/dev/null || echo nan)"
     echo "${name}_threads $(status_kib "$pid" Threads)"
     if [[ "$STRACE" != 0 ]]; then
         strace -c -f -p "$pid" -o "$TMP/$name.strace" 2>/dev/null &
@@ -312,4 +322,7 @@ awk -v c="$cpu" 'BEGIN {exit !(c + 0 < 2)}' && v=PASS || v=FAIL
 echo "$v daemon_cpu_percent_of_one_core $cpu (target < 2%, at $mps metrics/s)"
 awk -v r="$rss" 'BEGIN {exit !(r + 0 < 8192)}' && v=PASS || v=FAIL
 echo "$v daemon_peak_rss_kib $rss (target < 8 MiB = 8192 KiB, at $mps metrics/s)"
-echo "NOTE backhaul ran with --synthetic-metrics $SYNTHETIC --history $HISTORY (rings: $((SYNTHETIC * HISTORY * 4 / 1024)) KiB); collectd (if measured) exports only this machine's real metrics"
+rings=$((SYNTHETIC * HISTORY * 4 / 1024))
+echo "backhaul_rings_kib $rings"
+echo "backhaul_peak_rss_without_rings_kib $(awk -v r="$rss" -v g="$rings" 'BEGIN {print r - g}')"
+echo "NOTE backhaul ran with --synthetic-metrics $SYNTHETIC --history $HISTORY (rings: $rings KiB, 4 bytes a point of each synthetic metric, inherent to the history); collectd (if measured) exports only this machine's real metrics"

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-30}
 shift || true
 cargo build -q --release -p backhaul-linux
-bin=target/release/backhaul
+bin=${CARGO_TARGET_DIR:-target}/release/backhaul
 "$bin" --bind 127.0.0.1:0 "$@" 2>/dev/null &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT

@@ -8,7 +8,7 @@
 #   scripts/fuzz.sh --list          the target names
 #
 # Needs a nightly toolchain (`rustup toolchain install nightly`); installs cargo-fuzz with
-# `cargo install cargo-fuzz` when it is missing. Each target starts from its committed
+# `cargo install --locked cargo-fuzz` when it is missing. Each target starts from its committed
 # seeds (fuzz/seeds/TARGET/) and the corpus earlier runs left in fuzz/corpus/TARGET/ (not
 # committed); new inputs go to the latter. A crashing input is saved by libFuzzer under
 # fuzz/artifacts/TARGET/ (not committed either); reproduce it with
@@ -68,8 +68,9 @@ fi
 cargo +nightly --version >/dev/null 2>&1 ||
     die "no nightly toolchain: cargo fuzz needs one (rustup toolchain install nightly)"
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    printf 'cargo-fuzz is not installed: cargo install cargo-fuzz\n'
-    cargo install cargo-fuzz || die "cannot install cargo-fuzz (cargo install cargo-fuzz failed)"
+    printf 'cargo-fuzz is not installed: cargo install --locked cargo-fuzz\n'
+    cargo install --locked cargo-fuzz ||
+        die "cannot install cargo-fuzz (cargo install --locked cargo-fuzz failed)"
 fi
 
 cd "$FUZZ_DIR"

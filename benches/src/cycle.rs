@@ -1,7 +1,13 @@
 //! One export cycle of the population into one pre-sized buffer, as a benchmark runs it,
 //! and the checksums `anchors/baseline checksum` prints.
 
+use backhaul_core::engine::RecordFormat;
+use backhaul_core::format::chart::ChartCache;
+use backhaul_core::format::graphite::Graphite;
+use backhaul_core::format::json::Json;
+use backhaul_core::format::opentsdb::Telnet;
 use backhaul_core::format::{graphite, json, opentsdb, BufferFull, DimensionMeta, Record, Value};
+use backhaul_core::window::{Missing, Reduce, Span};
 
 use crate::population::{Population, Source, AFTER, BEFORE, METRICS};
 
@@ -145,9 +151,9 @@ impl Output {
     /// # Panics
     ///
     /// If `line` reports [`BufferFull`] with 64 KiB free.
-    pub fn push<F>(&mut self, line: F, record: &Record<'_>) -> usize
+    pub fn push<F>(&mut self, mut line: F, record: &Record<'_>) -> usize
     where
-        F: Fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>,
+        F: FnMut(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>,
     {
         loop {
             match line(record, &mut self.buf[self.len..]) {
@@ -166,17 +172,23 @@ impl Output {
     }
 }
 
-/// One export cycle `(AFTER, BEFORE]` of `source` records formatted by `line` into `out`
-/// (cleared first). Returns the number of records written.
+/// One export cycle `(AFTER, BEFORE]` of `source` records formatted by `format` into
+/// `out` (cleared first). Returns the number of records written.
 ///
-/// The records are exactly [`Population::cycle_records`]'s, built the way an exporter
-/// builds them: the host and chart metadata once per chart, then per dimension the
-/// window's average read from the ring (stored) or the last collected value.
-pub fn export_with<F>(pop: &Population, source: Source, line: F, out: &mut Output) -> usize
-where
-    F: Fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>,
-{
+/// The records are exactly [`Population::cycle_records`]'s, built the way the engine
+/// builds them: the host and chart metadata and the window's [`Span`] once per chart,
+/// then per dimension the window's average read from the ring (stored) or the last
+/// collected value; each is
+/// written with [`RecordFormat::write_cached`] and one [`ChartCache`] per cycle, as the
+/// engine writes them (so a format with a chart part prepares it once per chart).
+pub fn export_with<F: RecordFormat>(
+    pop: &Population,
+    source: Source,
+    format: &F,
+    out: &mut Output,
+) -> usize {
     out.clear();
+    let mut cache = ChartCache::new();
     let mut n = 0;
     for chart in &pop.charts {
         let mut record = Record {
@@ -187,22 +199,30 @@ where
             value: Value::Collected(0),
             timestamp: 0,
         };
+        // The window and its slots, once per chart (as the engine works them out once
+        // per ring state).
+        let span = match source {
+            Source::Stored => Span::new(&chart.ring, AFTER, BEFORE),
+            Source::Collected => Err(Missing::Outside),
+        };
         for dim in &chart.dimensions {
             if dim.collected_at < AFTER {
                 continue;
             }
             (record.value, record.timestamp) = match source {
-                Source::Stored => match Population::stored(chart, dim, AFTER, BEFORE) {
-                    Ok((avg, window)) => (Value::Stored(avg), window.last_timestamp),
-                    Err(_) => continue,
-                },
+                Source::Stored => {
+                    match span.and_then(|s| Ok((s.value(&dim.values, Reduce::Average)?, s))) {
+                        Ok((avg, s)) => (Value::Stored(avg), s.window().last_timestamp),
+                        Err(_) => continue,
+                    }
+                }
                 Source::Collected => (Value::Collected(dim.collected), dim.collected_at),
             };
             record.dimension = DimensionMeta {
                 id: &dim.id,
                 name: &dim.name,
             };
-            out.push(&line, &record);
+            out.push(|r, o| format.write_cached(&mut cache, r, o), &record);
             n += 1;
         }
     }
@@ -213,9 +233,9 @@ where
 /// (cleared first). Returns the number of records written.
 pub fn export(pop: &Population, mode: Mode, out: &mut Output) -> usize {
     match mode.format {
-        Format::Graphite => export_with(pop, mode.source, graphite::write, out),
-        Format::Opentsdb => export_with(pop, mode.source, opentsdb::write, out),
-        Format::Json => export_with(pop, mode.source, json::write, out),
+        Format::Graphite => export_with(pop, mode.source, &Graphite, out),
+        Format::Opentsdb => export_with(pop, mode.source, &Telnet, out),
+        Format::Json => export_with(pop, mode.source, &Json, out),
     }
 }
 
@@ -268,11 +288,11 @@ mod tests {
     fn output_grows_and_keeps_whole_records() {
         let pop = crate::population::shared();
         let mut out = Output::with_capacity(3);
-        let n = export_with(pop, Source::Collected, tiny, &mut out);
+        let n = export_with(pop, Source::Collected, &tiny, &mut out);
         assert_eq!(n, METRICS);
         assert!(out.as_bytes().starts_with(b"user\nsystem\nnice\n"));
         let cap = out.capacity();
-        export_with(pop, Source::Collected, tiny, &mut out);
+        export_with(pop, Source::Collected, &tiny, &mut out);
         assert_eq!(out.capacity(), cap);
     }
 }

@@ -5,9 +5,13 @@
 //! allocates nothing.
 
 use backhaul_core::config::DataSource;
+use backhaul_core::engine::RecordFormat;
+use backhaul_core::format::chart::ChartCache;
 use backhaul_core::format::prometheus::{Exposition, PromChart, PromQuery};
 use backhaul_core::format::remote_write::snappy::{self, Compressor};
-use backhaul_core::format::remote_write::{push_record, Options, SeriesKind, WriteRequestEncoder};
+use backhaul_core::format::remote_write::{
+    push_record, Options, RemoteWriteFormat, SeriesKind, WriteRequestEncoder,
+};
 use backhaul_core::format::{DimensionMeta, Record};
 use backhaul_core::window::Reduce;
 
@@ -57,12 +61,37 @@ impl<'p> RemoteWrite<'p> {
     }
 
     /// Encodes every record as one `TimeSeries` (`average` series, default naming) into
-    /// the request. Returns the request's length.
+    /// the request, as the engine does: with [`RemoteWriteFormat`] through
+    /// [`RecordFormat::write_cached`] and one [`ChartCache`] (so each chart's labels are
+    /// encoded once). Returns the request's length.
     ///
     /// # Panics
     ///
     /// If the request buffer is too small (it is sized for 512 bytes a series).
     pub fn encode(&mut self) -> usize {
+        let format = RemoteWriteFormat {
+            kind: SeriesKind::Stored(Reduce::Average),
+            options: Options::new(),
+        };
+        let mut cache = ChartCache::new();
+        let mut len = 0;
+        for record in &self.records {
+            len += format
+                .write_cached(&mut cache, record, &mut self.request[len..])
+                .expect("the request fits");
+        }
+        self.request_len = len;
+        len
+    }
+
+    /// Encodes every record with [`push_record`] into a [`WriteRequestEncoder`], record
+    /// by record (the same bytes as [`encode`](Self::encode)). Returns the request's
+    /// length.
+    ///
+    /// # Panics
+    ///
+    /// If the request buffer is too small.
+    pub fn encode_per_record(&mut self) -> usize {
         let mut encoder = WriteRequestEncoder::new(&mut self.request);
         let kind = SeriesKind::Stored(Reduce::Average);
         for record in &self.records {
@@ -183,6 +212,10 @@ mod tests {
             METRICS
         );
         assert_eq!(&naive[..], rw.request());
+        // The per-record encoder writes the same bytes too.
+        let request = rw.request().to_vec();
+        assert_eq!(rw.encode_per_record(), request.len());
+        assert_eq!(rw.request(), &request[..]);
     }
 
     #[test]

@@ -147,8 +147,15 @@ impl Decimal {
 
     /// The nearest `f64`, ties to even (a correctly rounded conversion).
     #[must_use]
+    #[inline]
     pub fn to_f64(self) -> f64 {
-        let magnitude = ratio_to_f64(self.units, SCALE);
+        let magnitude = if self.units <= 1 << 53 {
+            // Both operands are exact doubles, so IEEE division rounds the quotient
+            // correctly (ties to even): the same double as the exact path below.
+            self.units as u64 as f64 / SCALE as f64
+        } else {
+            ratio_to_f64(self.units, SCALE)
+        };
         if self.negative {
             -magnitude
         } else {
@@ -204,6 +211,27 @@ mod tests {
     extern crate std;
     use super::*;
     use std::string::ToString;
+
+    #[test]
+    fn small_values_convert_like_the_exact_path() {
+        // Below 2^53 units `to_f64` divides two doubles; the exact path must agree.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let units = match i % 4 {
+                0 => x >> 11,
+                1 => x >> (11 + (i % 50)),
+                2 => (1 << 53) - (x % 1000),
+                _ => x % 100_000_000,
+            };
+            let d = Decimal::from_units(i % 3 == 0, u128::from(units));
+            let exact = ratio_to_f64(u128::from(units), SCALE);
+            let exact = if d.is_sign_negative() { -exact } else { exact };
+            assert_eq!(d.to_f64().to_bits(), exact.to_bits(), "{units}");
+        }
+    }
 
     #[test]
     fn ratio_rounds_half_to_even() {

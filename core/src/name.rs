@@ -64,7 +64,7 @@ pub fn sanitize_backend(src: &[u8], usable: usize, out: &mut [u8]) -> usize {
 }
 
 /// [`sanitize_backend`]'s byte map as a table.
-const BACKEND_TABLE: [u8; 256] = {
+pub(crate) const BACKEND_TABLE: [u8; 256] = {
     let mut table = [b'_'; 256];
     let mut i = 0;
     while i < 256 {

@@ -52,43 +52,65 @@ const ZEROS: u64 = 0x3030_3030_3030_3030;
 /// Writes the decimal digits of `n` so that they end at `buf[end]` (exclusive); returns
 /// the index of the first digit. `buf[..end]` must have room for 20 digits; the bytes
 /// before the first digit may be overwritten.
+#[inline]
 fn write_u64_backwards(n: u64, buf: &mut [u8], end: usize) -> usize {
-    const E8: u64 = 100_000_000;
-    const E16: u64 = E8 * E8;
     // Eight digits at a time, stored whole; leading zeros are skipped, not stored around.
     let Some(chunks) = end
         .checked_sub(20)
         .and_then(|start| buf.get_mut(start..end))
+        .and_then(|chunks| <&mut [u8; 20]>::try_from(chunks).ok())
     else {
         return write_u64_backwards_by_pairs(n, buf, end);
     };
     let start = end - 20;
-    let (top, middle, low) = (n / E16, n / E8 % E8, n % E8);
-    let low_digits = eight_digit_values(low);
-    chunks[12..].copy_from_slice(&(low_digits | ZEROS).to_le_bytes());
     if n < E8 {
-        // At least one digit, even for 0.
-        let zeros = (low_digits.trailing_zeros() / 8).min(7) as usize;
+        // Up to eight digits, the usual case: at least one digit, even for 0.
+        let digits = eight_digit_values(n);
+        store8(chunks, 12, digits | ZEROS);
+        let zeros = (digits.trailing_zeros() / 8).min(7) as usize;
         return start + 12 + zeros;
     }
-    if n < 100 * E8 {
-        // Nine or ten digits (a Unix time): a pair in front of the eight.
-        let pair = PAIRS[(n / E8 % 100) as usize];
-        chunks[10..12].copy_from_slice(&pair);
-        return start + 10 + usize::from(pair[0] == b'0');
+    start + write_long_u64(n, chunks)
+}
+
+/// 10^8.
+const E8: u64 = 100_000_000;
+
+/// Stores the eight bytes of `word` (little-endian) at `at`.
+#[inline(always)]
+fn store8(chunks: &mut [u8; 20], at: usize, word: u64) {
+    if let Some(dst) = chunks.get_mut(at..at + 8) {
+        dst.copy_from_slice(&word.to_le_bytes());
     }
+}
+
+/// [`write_u64_backwards`] of `n` ≥ 10^8 into the 20 bytes it ends in; returns the
+/// offset of the first digit.
+#[inline(never)]
+fn write_long_u64(n: u64, chunks: &mut [u8; 20]) -> usize {
+    let (high, low) = (n / E8, n % E8);
+    store8(chunks, 12, eight_digit_values(low) | ZEROS);
+    if high < 100 {
+        // Nine or ten digits (a Unix time): a pair in front of the eight.
+        let pair = PAIRS[high as usize];
+        chunks[10] = pair[0];
+        chunks[11] = pair[1];
+        return 10 + usize::from(pair[0] == b'0');
+    }
+    let (top, middle) = (high / E8, high % E8);
     let middle_digits = eight_digit_values(middle);
-    chunks[4..12].copy_from_slice(&(middle_digits | ZEROS).to_le_bytes());
-    if n < E16 {
-        // middle ≥ 1: it has a non-zero digit.
+    store8(chunks, 4, middle_digits | ZEROS);
+    if top == 0 {
+        // middle ≥ 100: it has a non-zero digit.
         let zeros = (middle_digits.trailing_zeros() / 8) as usize;
-        return start + 4 + zeros;
+        return 4 + zeros;
     }
     // top is 1..=1844: its digits are the last four of eight.
     let top_digits = eight_digit_values(top) >> 32;
-    chunks[..4].copy_from_slice(&((top_digits as u32) | ZEROS as u32).to_le_bytes());
-    let zeros = (top_digits.trailing_zeros() / 8) as usize;
-    start + zeros
+    if let Some(dst) = chunks.get_mut(..4) {
+        dst.copy_from_slice(&((top_digits as u32) | ZEROS as u32).to_le_bytes());
+    }
+    (top_digits.trailing_zeros() / 8) as usize
 }
 
 /// [`write_u64_backwards`] for a buffer with less than 20 bytes before `end`, two digits

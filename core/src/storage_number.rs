@@ -268,6 +268,7 @@ impl StorageNumber {
     }
 
     /// Whether the sign bit is set (also for a zero mantissa, which unpacks to `-0`).
+    #[cfg(test)]
     pub(crate) const fn is_sign_negative(self) -> bool {
         self.0 & SIGN != 0
     }

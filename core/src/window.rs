@@ -182,60 +182,254 @@ impl Reduction {
 /// panicking.
 #[must_use]
 pub fn reduce(values: &[StorageNumber], ring: &RingState, window: &Window) -> Reduction {
-    let (mut positive, mut negative, mut overflow) = (0u128, 0u128, false);
-    let (mut slots_visited, mut samples) = (0, 0);
-    // The slots of `ring.slots(first, last)`: from the first slot forward, wrapping, up to
-    // and including the last; read here as one or two runs of `values`.
-    if ring.is_usable() {
+    Span::from_window(ring, *window).reduce(values)
+}
+
+/// A window aligned to one ring, with the slots it reads: what every dimension of a
+/// chart shares. [`Span::new`] does the work of [`align`] and of finding the slots once
+/// per chart; [`Span::reduce`] and [`Span::value`] then read one dimension's values, with
+/// exactly the results of [`reduce`] and [`value`].
+///
+/// # Examples
+///
+/// ```
+/// use backhaul_core::ring::RingState;
+/// use backhaul_core::storage_number::{StorageNumber, SN_EXISTS};
+/// use backhaul_core::window::{self, Reduce, Span};
+///
+/// let ring = RingState::new(100, 1, 5000, 0, 1_609_459_199);
+/// let values = [StorageNumber::pack(1.5, SN_EXISTS); 100];
+/// let span = Span::new(&ring, 1_609_459_190, 1_609_459_200)?;
+/// let (average, w) = window::value(&values, &ring, 1_609_459_190, 1_609_459_200, Reduce::Average)?;
+/// assert_eq!(span.value(&values, Reduce::Average)?, average);
+/// assert_eq!(span.window(), w);
+/// # Ok::<(), backhaul_core::window::Missing>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Span {
+    window: Window,
+    /// The slots, as one or two runs of the ring: `first..end`, then `0..wrapped`.
+    first: usize,
+    end: usize,
+    wrapped: usize,
+}
+
+impl Span {
+    /// The span of `(after, before]` on `ring` (see [`align`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`align`].
+    pub fn new(ring: &RingState, after: i64, before: i64) -> Result<Self, Missing> {
+        Ok(Self::from_window(ring, align(ring, after, before)?))
+    }
+
+    /// The slots of `window` on `ring`: from the window's first slot forward, wrapping,
+    /// up to and including its last ([`RingState::slots`]); none for an unusable ring.
+    #[must_use]
+    pub const fn from_window(ring: &RingState, window: Window) -> Self {
+        if !ring.is_usable() {
+            return Self {
+                window,
+                first: 0,
+                end: 0,
+                wrapped: 0,
+            };
+        }
         let first = ring.time_to_slot(window.first_timestamp);
         let last = ring.time_to_slot(window.last_timestamp);
-        let runs = if first <= last {
-            [first..last + 1, 0..0]
+        let (end, wrapped) = if first <= last {
+            (last + 1, 0)
         } else {
-            [first..ring.entries(), 0..last + 1]
+            (ring.entries(), last + 1)
         };
-        for run in runs {
-            slots_visited += run.len();
+        Self {
+            window,
+            first,
+            end,
+            wrapped,
+        }
+    }
+
+    /// The aligned window.
+    #[must_use]
+    pub const fn window(&self) -> Window {
+        self.window
+    }
+
+    /// The exact sum of the samples of `values` (one dimension's slice of the ring) in
+    /// the span, as [`reduce`].
+    #[must_use]
+    pub fn reduce(&self, values: &[StorageNumber]) -> Reduction {
+        let mut sums = Sums::default();
+        for run in [self.first..self.end, 0..self.wrapped] {
+            sums.slots_visited += run.len();
             // Slots past the end of `values` read as empty.
             let end = run.end.min(values.len());
-            let present = values.get(run.start.min(end)..end).unwrap_or(&[]);
-            // Terms below 2^64 (almost all) are summed without overflow checks, 2^16 of
-            // them at most (below 2^80) before they join the exact sums; the others join
-            // at once.
-            for chunk in present.chunks(1 << 16) {
-                let (mut small_positive, mut small_negative) = (0u128, 0u128);
-                for &sn in chunk {
-                    if !sn.exists() {
-                        continue;
-                    }
-                    samples += 1;
-                    if let Some(units) = sn.small_units() {
-                        if sn.is_sign_negative() {
-                            small_negative += u128::from(units);
-                        } else {
-                            small_positive += u128::from(units);
-                        }
-                    } else {
-                        let d = sn.unpack();
-                        let sum = if d.is_sign_negative() {
-                            &mut negative
-                        } else {
-                            &mut positive
-                        };
-                        overflow |= add_exact(sum, d.units());
-                    }
+            sums.add(values.get(run.start.min(end)..end).unwrap_or(&[]));
+        }
+        sums.finish()
+    }
+
+    /// The value of `values` in the span, as [`value`] computes it.
+    ///
+    /// # Errors
+    ///
+    /// [`Missing`] says why there is no value.
+    #[inline]
+    pub fn value(&self, values: &[StorageNumber], how: Reduce) -> Result<Decimal, Missing> {
+        // The usual span is a few slots of small terms: summed in one batch, then
+        // divided, without the general reduction's bookkeeping (same result).
+        if self.end - self.first + self.wrapped <= 1 << 16 {
+            let first = slots_of(values, self.first, self.end);
+            let second = slots_of(values, 0, self.wrapped);
+            let (sum, kinds) = batch_sum(first, second);
+            if kinds >> 32 == 0 {
+                let samples = kinds & 0xffff_ffff;
+                if samples == 0 {
+                    return Err(Missing::NoValues);
                 }
-                overflow |= add_exact(&mut positive, small_positive);
-                overflow |= add_exact(&mut negative, small_negative);
+                let (negative, units) = (sum < 0, sum.unsigned_abs());
+                return match how {
+                    Reduce::Sum => Ok(Decimal::from_units(negative, units)),
+                    Reduce::Average => Decimal::from_ratio(negative, units, u128::from(samples))
+                        .ok_or(Missing::NoValues),
+                };
+            }
+        }
+        self.reduce(values).value(how)
+    }
+}
+
+/// `values[start..end]`, cut to what `values` has (slots past its end read as empty).
+#[inline(always)]
+fn slots_of(values: &[StorageNumber], start: usize, end: usize) -> &[StorageNumber] {
+    let end = end.min(values.len());
+    values.get(start.min(end)..end).unwrap_or(&[])
+}
+
+/// The sum of the fast-path terms of the samples of `first` and `second` (together at
+/// most 2^16 slots, so below 2^79), and their [`SAMPLE_KINDS`] added up.
+#[inline(always)]
+fn batch_sum(first: &[StorageNumber], second: &[StorageNumber]) -> (i128, u64) {
+    let mut sum = 0i128;
+    let mut kinds = 0u64;
+    for run in [first, second] {
+        for &sn in run {
+            let bits = sn.to_bits();
+            let top = (bits >> 24) as usize;
+            kinds += SAMPLE_KINDS[top];
+            sum += i128::from(i64::from(bits & 0x00ff_ffff) * SIGNED_STEPS[top]);
+        }
+    }
+    (sum, kinds)
+}
+
+/// Per storage-number word's top byte (flags, factor, exponent, direction, sign): the
+/// signed multiple of 10^-7 its 24-bit mantissa stands for when the product fits an
+/// `i64`, else 0 (and so for an empty slot).
+const SIGNED_STEPS: [i64; 256] = {
+    let mut steps = [0i64; 256];
+    let mut i = 0;
+    while i < 256 {
+        let word = (i as u32) << 24;
+        let sn = StorageNumber::from_bits(word | 1);
+        if sn.exists() {
+            if let Some(step) = sn.small_units() {
+                // small_units of mantissa 1 is the step itself.
+                if step < 1 << 39 {
+                    let step = step as i64;
+                    steps[i] = if word & 0x8000_0000 != 0 { -step } else { step };
+                }
+            }
+        }
+        i += 1;
+    }
+    steps
+};
+
+/// Per top byte: 1 for a sample whose term [`SIGNED_STEPS`] gives, `1 << 32` for a sample
+/// that needs the exact path, 0 for an empty slot.
+const SAMPLE_KINDS: [u64; 256] = {
+    let mut kinds = [0u64; 256];
+    let mut i = 0;
+    while i < 256 {
+        let sn = StorageNumber::from_bits((i as u32) << 24 | 1);
+        if sn.exists() {
+            kinds[i] = if SIGNED_STEPS[i] != 0 { 1 } else { 1 << 32 };
+        }
+        i += 1;
+    }
+    kinds
+};
+
+// The products of the fast path fit an i64: 24-bit mantissas times steps below 2^39.
+const _: () = {
+    let mut i = 0;
+    while i < 256 {
+        assert!(SIGNED_STEPS[i].unsigned_abs() < 1 << 39);
+        i += 1;
+    }
+};
+
+/// The running exact sums of a reduction.
+#[derive(Default)]
+struct Sums {
+    positive: u128,
+    negative: u128,
+    overflow: bool,
+    slots_visited: usize,
+    samples: usize,
+}
+
+impl Sums {
+    /// Adds the samples of `slots`. Most terms are a table lookup and a multiply, summed
+    /// without overflow checks in batches of 2^16 (below 2^79 each); the rest (mantissas
+    /// multiplied by 10^5 and more) are added exactly by a second pass.
+    #[inline]
+    fn add(&mut self, slots: &[StorageNumber]) {
+        for chunk in slots.chunks(1 << 16) {
+            let (sum, kinds) = batch_sum(chunk, &[]);
+            let (small, large) = ((kinds & 0xffff_ffff) as usize, (kinds >> 32) as usize);
+            self.samples += small + large;
+            if sum >= 0 {
+                self.overflow |= add_exact(&mut self.positive, sum.unsigned_abs());
+            } else {
+                self.overflow |= add_exact(&mut self.negative, sum.unsigned_abs());
+            }
+            if large > 0 {
+                self.add_large(chunk);
             }
         }
     }
-    Reduction {
-        positive,
-        negative,
-        overflow,
-        slots_visited,
-        samples,
+
+    /// The exact terms of the samples the fast path left out.
+    #[cold]
+    #[inline(never)]
+    fn add_large(&mut self, chunk: &[StorageNumber]) {
+        for &sn in chunk {
+            if SAMPLE_KINDS[(sn.to_bits() >> 24) as usize] >> 32 == 0 {
+                continue;
+            }
+            let d = sn.unpack();
+            let sum = if d.is_sign_negative() {
+                &mut self.negative
+            } else {
+                &mut self.positive
+            };
+            self.overflow |= add_exact(sum, d.units());
+        }
+    }
+
+    fn finish(self) -> Reduction {
+        Reduction {
+            positive: self.positive,
+            negative: self.negative,
+            overflow: self.overflow,
+            slots_visited: self.slots_visited,
+            samples: self.samples,
+        }
     }
 }
 
@@ -264,9 +458,8 @@ pub fn value(
     before: i64,
     how: Reduce,
 ) -> Result<(Decimal, Window), Missing> {
-    let window = align(ring, after, before)?;
-    let value = reduce(values, ring, &window).value(how)?;
-    Ok((value, window))
+    let span = Span::new(ring, after, before)?;
+    Ok((span.value(values, how)?, span.window()))
 }
 
 const _: () = assert!(SCALE == 10_000_000);

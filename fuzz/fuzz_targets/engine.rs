@@ -257,6 +257,7 @@ fuzz_target!(|input: Input| {
         body_close: b"",
         max_body: usize::from(s.max_body),
         snappy: false,
+        write_header: true,
     };
     let framing = match format {
         Format::Graphite | Format::Json => Framing::Stream,

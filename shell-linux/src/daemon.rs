@@ -34,6 +34,8 @@ const LISTENER: Token = Token(2);
 const FIRST_DESTINATION: usize = 16;
 /// Pull-endpoint clients use tokens from here on.
 pub const FIRST_CLIENT: usize = 1 << 20;
+/// How soon to ask the kernel again about bytes the peer has not acknowledged yet.
+const ACK_POLL: Duration = Duration::from_millis(10);
 
 /// One destination's settings, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -517,6 +519,14 @@ impl Daemon {
                 if let Some(t) = d.engine.poll_timeout() {
                     deadline = deadline.min(t);
                 }
+                // No event tells when the peer acknowledges bytes: while some are
+                // outstanding, look again soon, so that the room they hold in the send
+                // buffer is freed and refilled now, not at the next interval.
+                if let Sink::Net(link) = &d.sink {
+                    if link.unacknowledged().is_some_and(|n| n > 0) {
+                        deadline = deadline.min(now.saturating_add(ACK_POLL));
+                    }
+                }
             }
             match self
                 .poll
@@ -754,6 +764,8 @@ impl Daemon {
                 ));
             }
             if matches!(d.sink, Sink::Net(_)) {
+                // Losses since the last periodic report, with their reasons.
+                log_losses(&d.spec.name, &d.reported, c);
                 log(format!(
                     "{}: {} records delivered, {} lost",
                     d.spec.name, c.delivered, c.lost

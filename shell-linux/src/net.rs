@@ -136,6 +136,41 @@ impl Stream {
         }
     }
 
+    /// Makes closing this TCP stream a reset when the peer has not acknowledged all that
+    /// was written (`SO_LINGER` 0): the engine sends those bytes again on the next
+    /// connection, so the kernel must drop them, not deliver them after the close (a
+    /// stalled server that reads again would otherwise get them twice). Returns whether
+    /// it did.
+    fn discard_unacknowledged_on_close(&self) -> bool {
+        let fd = match self {
+            Self::Tcp(s) => s.as_raw_fd(),
+            Self::Tls(s) => s.get_ref().as_raw_fd(),
+            Self::Unix(_) => return false,
+        };
+        let mut queued: libc::c_int = 0;
+        // SAFETY: as in `unacknowledged`.
+        let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
+        if rc != 0 || queued <= 0 {
+            return false;
+        }
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt reads one `linger` through the pointer, which points to a
+        // live value of that size; the descriptor is owned by `self`.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                std::ptr::from_ref(&linger).cast(),
+                size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        rc == 0
+    }
+
     /// Bytes written but not yet acknowledged by the peer (Linux `SIOCOUTQ`), if the
     /// kernel says.
     pub fn unacknowledged(&self) -> Option<usize> {
@@ -423,6 +458,7 @@ impl Link {
                         Ok(0) => {
                             let unacknowledged =
                                 Some(stream.unacknowledged().unwrap_or(usize::MAX));
+                            stream.discard_unacknowledged_on_close();
                             let _ = registry.deregister(stream.source());
                             return LinkEvent::Disconnected {
                                 unacknowledged,
@@ -433,9 +469,13 @@ impl Link {
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
                         Err(e) => {
+                            // A reset: the kernel still knows what the peer acknowledged
+                            // before it, so only the rest is sent again.
+                            let unacknowledged =
+                                Some(stream.unacknowledged().unwrap_or(usize::MAX));
                             let _ = registry.deregister(stream.source());
                             return LinkEvent::Disconnected {
-                                unacknowledged: Some(usize::MAX),
+                                unacknowledged,
                                 reason: e.to_string(),
                             };
                         }
@@ -493,7 +533,7 @@ impl Link {
                         return Ok(done);
                     }
                     return Err(LinkEvent::Disconnected {
-                        unacknowledged: Some(usize::MAX),
+                        unacknowledged: Some(stream.unacknowledged().unwrap_or(usize::MAX)),
                         reason: e.to_string(),
                     });
                 }
@@ -515,10 +555,13 @@ impl Link {
     pub fn close(&mut self, registry: &Registry) -> Option<usize> {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Up(mut s) => {
-                if let Stream::Tls(t) = &mut s {
-                    t.close();
-                }
                 let outq = s.unacknowledged();
+                let reset = s.discard_unacknowledged_on_close();
+                if let Stream::Tls(t) = &mut s {
+                    if !reset {
+                        t.close();
+                    }
+                }
                 let _ = registry.deregister(s.source());
                 Some(outq.unwrap_or(usize::MAX))
             }

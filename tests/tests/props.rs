@@ -412,3 +412,203 @@ proptest! {
         prop_assert_eq!(ours, reference_window(&c));
     }
 }
+
+// ---------------------------------------------------------------------------- per chart
+
+use backhaul_core::engine::RecordFormat;
+use backhaul_core::format::chart::ChartCache;
+use backhaul_core::format::graphite::Graphite;
+use backhaul_core::format::json::Json;
+use backhaul_core::format::opentsdb::{HttpObject, Telnet};
+use backhaul_core::format::remote_write::{Collected, Options, RemoteWriteFormat, SeriesKind};
+use backhaul_core::format::{BufferFull, ChartMeta, DimensionMeta, HostMeta, Record, Value};
+use backhaul_core::name::UnitNames;
+use backhaul_core::window::Span;
+
+/// Names of every kind: plain, with separators, quotes and controls, non-ASCII, and long
+/// enough to be cut at their limits (100, 200, 255 bytes), in the middle of a character
+/// or not.
+fn any_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z0-9._-]{0,16}",
+        "[ -~]{0,24}",
+        "[\\x00-\\x7f]{0,24}",
+        ".{0,24}",
+        (
+            95usize..=260,
+            prop::sample::select(vec!["a", "é", "\"", "\n", "€"])
+        )
+            .prop_map(|(n, unit)| unit.repeat(n.div_ceil(unit.len()))),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct Chart {
+    id: String,
+    name: String,
+    family: String,
+    context: String,
+    chart_type: String,
+    units: String,
+}
+
+fn any_chart() -> impl Strategy<Value = Chart> {
+    (
+        any_name(),
+        any_name(),
+        any_name(),
+        any_name(),
+        any_name(),
+        prop_oneof![Just("%".to_owned()), Just("KiB/s".to_owned()), any_name()],
+    )
+        .prop_map(|(id, name, family, context, chart_type, units)| Chart {
+            id,
+            name,
+            family,
+            context,
+            chart_type,
+            units,
+        })
+}
+
+fn any_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<i64>().prop_map(Value::Collected),
+        (any::<bool>(), any::<u64>())
+            .prop_map(|(n, u)| Value::Stored(Decimal::from_units(n, u128::from(u)))),
+        (any::<bool>(), any::<u128>()).prop_map(|(n, u)| Value::Stored(Decimal::from_units(n, u))),
+    ]
+}
+
+/// A format under test: writes a record per record (`false`) or through the cache
+/// (`true`).
+type FormatFn =
+    Box<dyn Fn(&mut ChartCache, &Record<'_>, &mut [u8], bool) -> Result<usize, BufferFull>>;
+
+/// Every format the engine prepares per chart, remote write in each of its shapes.
+fn chart_formats() -> Vec<(&'static str, FormatFn)> {
+    fn of<F: RecordFormat + 'static>(f: F) -> FormatFn {
+        Box::new(move |cache, record, out, cached| {
+            if cached {
+                f.write_cached(cache, record, out)
+            } else {
+                f.write(record, out)
+            }
+        })
+    }
+    let rw = |kind, options| RemoteWriteFormat { kind, options };
+    let collected = |homogeneous, counter| {
+        SeriesKind::Collected(Collected {
+            homogeneous,
+            counter,
+            subsec_millis: 7,
+        })
+    };
+    vec![
+        ("graphite", of(Graphite)),
+        ("opentsdb", of(Telnet)),
+        ("opentsdb http", of(HttpObject)),
+        ("json", of(Json)),
+        (
+            "rw average",
+            of(rw(SeriesKind::Stored(Reduce::Average), Options::new())),
+        ),
+        (
+            "rw average old units",
+            of(rw(
+                SeriesKind::Stored(Reduce::Average),
+                Options::new().with_unit_names(UnitNames::Old),
+            )),
+        ),
+        (
+            "rw sum",
+            of(rw(SeriesKind::Stored(Reduce::Sum), Options::new())),
+        ),
+        (
+            "rw collected",
+            of(rw(
+                collected(true, true),
+                Options::new().with_counter_total(true),
+            )),
+        ),
+        (
+            "rw heterogeneous",
+            of(rw(collected(false, false), Options::new())),
+        ),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The per-chart path (a chart part prepared once, then reused for every dimension)
+    /// writes exactly the per-record bytes, for any names, in every format; a buffer one
+    /// byte short is refused and left untouched.
+    #[test]
+    fn chart_parts_give_the_record_bytes(
+        prefix in any_name(),
+        hostname in any_name(),
+        tags in prop_oneof![Just(String::new()), any_name()],
+        charts in prop::collection::vec(any_chart(), 1..4),
+        dims in prop::collection::vec((any_name(), any_name(), any_value(), any::<i64>()), 1..5),
+        names in any::<bool>(),
+    ) {
+        let host = HostMeta { prefix: &prefix, hostname: &hostname, tags: &tags };
+        for (label, format) in chart_formats() {
+            let mut cache = ChartCache::new();
+            for chart in &charts {
+                let meta = ChartMeta {
+                    id: &chart.id,
+                    name: &chart.name,
+                    family: &chart.family,
+                    context: &chart.context,
+                    chart_type: &chart.chart_type,
+                    units: &chart.units,
+                };
+                for (id, name, value, timestamp) in &dims {
+                    let record = Record {
+                        host,
+                        chart: meta,
+                        dimension: DimensionMeta { id, name },
+                        names,
+                        value: *value,
+                        timestamp: *timestamp,
+                    };
+                    let mut want = vec![0u8; 64 * 1024];
+                    let n = format(&mut cache, &record, &mut want, false).unwrap();
+                    want.truncate(n);
+                    let mut got = vec![0xa5u8; n + 8];
+                    prop_assert_eq!(format(&mut cache, &record, &mut got, true), Ok(n), "{}", label);
+                    prop_assert_eq!(&got[..n], &want[..], "{}", label);
+                    prop_assert!(got[n..].iter().all(|&b| b == 0xa5), "{}", label);
+                    let mut short = vec![0xa5u8; n - 1];
+                    prop_assert!(format(&mut cache, &record, &mut short, true).is_err(), "{}", label);
+                    prop_assert!(short.iter().all(|&b| b == 0xa5), "{}", label);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A chart's [`Span`], worked out once and reused for each dimension, gives the
+    /// values and the reduction of the per-dimension functions.
+    #[test]
+    fn spans_agree_with_the_window_functions(c in any_case()) {
+        let ring = RingState::new(c.entries, c.update_every, c.counter, c.current_entry, c.last_updated);
+        let values: Vec<StorageNumber> = c.words.iter().copied().map(StorageNumber::from_bits).collect();
+        let how = if c.sum { Reduce::Sum } else { Reduce::Average };
+        let span = Span::new(&ring, c.after, c.before);
+        prop_assert_eq!(span.map(|s| s.window()), window::align(&ring, c.after, c.before));
+        if let Ok(span) = span {
+            let w = span.window();
+            prop_assert_eq!(span.value(&values, how), window::reduce(&values, &ring, &w).value(how));
+            prop_assert_eq!(span.reduce(&values), window::reduce(&values, &ring, &w));
+            // A slice shorter than the ring reads as empty slots, never panics.
+            let short = &values[..values.len() / 2];
+            prop_assert_eq!(span.value(short, how), window::reduce(short, &ring, &w).value(how));
+        }
+    }
+}

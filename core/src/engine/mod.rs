@@ -54,11 +54,13 @@ pub use source::{Collected, Metric, Source};
 use buffer::{after_last_newline, count_lines, SendBuffer};
 
 use crate::config::DataSource;
+use crate::format::chart::ChartCache;
 use crate::format::remote_write::snappy::{compress, max_compressed_len};
 use crate::format::{BufferFull, HostMeta, Record, Value};
 use crate::number::IntBuffer;
+use crate::ring::RingState;
 use crate::time::{Duration, Instant};
-use crate::window::{self, Reduce};
+use crate::window::{Reduce, Span};
 
 /// Writes one record in a wire format: all of it at the start of `out`, or nothing.
 pub trait RecordFormat {
@@ -68,6 +70,26 @@ pub trait RecordFormat {
     ///
     /// [`BufferFull`] if `out` cannot hold the whole record (`out` is left untouched).
     fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull>;
+
+    /// Writes `record` exactly as [`write`](Self::write) does, possibly from work kept in
+    /// `cache` for the record written before it with the same cache: the engine passes
+    /// consecutive records of one chart with one cache, which a format with a chart part
+    /// (a [`ChartFormat`](crate::format::chart::ChartFormat)) prepares once per chart,
+    /// with [`ChartCache::write`]. The default ignores the cache.
+    ///
+    /// # Errors
+    ///
+    /// [`BufferFull`] if `out` cannot hold the whole record (`out` is left untouched).
+    #[inline]
+    fn write_cached(
+        &self,
+        cache: &mut ChartCache,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        let _ = cache;
+        self.write(record, out)
+    }
 }
 
 impl<F: Fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>> RecordFormat for F {
@@ -307,6 +329,11 @@ pub struct Engine<'a, F, B> {
     mark_count: usize,
     /// Record bytes that have left the buffer (delivered, or lost and counted).
     bytes_gone: u64,
+    /// The chart part of the chart being formatted; cleared at every call that formats.
+    chart_cache: ChartCache,
+    /// The span of the last ring state asked for, with its ring state, `after` and
+    /// `before`.
+    span_cache: Option<((RingState, i64, i64), ChartSpan)>,
 }
 
 impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
@@ -351,6 +378,8 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             marks: [(0, 0); MAX_MARKS],
             mark_count: 0,
             bytes_gone: 0,
+            chart_cache: ChartCache::new(),
+            span_cache: None,
         }
     }
 
@@ -491,6 +520,19 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             // Idle until now: a stall is measured from the moment there is work again.
             self.last_progress = self.now;
         }
+        // The records borrow the source's strings only during this call: a chart part kept
+        // from an earlier call could belong to strings that have changed since.
+        self.chart_cache.clear();
+        if matches!(self.config.framing, Framing::Stream)
+            && self.buf.start > 0
+            && self.buf.len() <= self.buf.start
+        {
+            // Fewer live bytes than the freed room in front of them: move them to the
+            // front (at most what was sent since the last move), so that the buffer keeps
+            // reusing its first pages instead of touching all of them (its resident
+            // memory stays near what is really buffered).
+            self.buf.compact();
+        }
         let mut visits = 0;
         loop {
             let before = match self.span_before {
@@ -549,6 +591,21 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         }
     }
 
+    /// What the span `(span_after, before]` is for `m`'s ring: worked out once per ring
+    /// state and kept while the metrics that follow share it (the dimensions of a chart).
+    #[inline]
+    fn span_of(&mut self, m: &Metric<'_>, before: i64) -> ChartSpan {
+        let key = (m.ring, self.span_after, before);
+        match self.span_cache {
+            Some((k, span)) if k == key => span,
+            _ => {
+                let span = chart_span(m, self.span_after, before);
+                self.span_cache = Some((key, span));
+                span
+            }
+        }
+    }
+
     /// The record of one metric for the span ending at `before`, if it has one. Points
     /// that existed but were overwritten before the span could be exported are counted
     /// as lost here.
@@ -558,29 +615,25 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
     {
         let after = self.span_after;
         let value = match self.reduce() {
-            Some(how) => {
-                if !has_new_point(m, after, before) {
-                    // The chart stored no point in this span (its interval is longer than
-                    // the export interval): netdata would send its last point again.
-                    return None;
-                }
-                if expired(m, after, before) {
+            Some(how) => match self.span_of(m, before) {
+                // The chart stored no point in this span (its interval is longer than
+                // the export interval): netdata would send its last point again.
+                ChartSpan::NoNewPoint => return None,
+                ChartSpan::Expired => {
                     // Some of the span's points were overwritten before it could be
                     // exported: an average over the rest would be a different number.
                     self.counters.accepted += 1;
                     self.counters.lose(LossReason::Expired, 1, 0);
                     return None;
                 }
-                if !reaches_stored_points(m, before) {
-                    // The window ends before the oldest point: netdata would read that
-                    // point under an earlier time, and send it twice.
-                    return None;
-                }
-                match window::value(m.values, &m.ring, after, before, how) {
-                    Ok((v, w)) => (Value::Stored(v), w.last_timestamp),
+                // The window ends before the oldest point: netdata would read that
+                // point under an earlier time, and send it twice.
+                ChartSpan::NotReached | ChartSpan::Outside => return None,
+                ChartSpan::Span(span) => match span.value(m.values, how) {
+                    Ok(v) => (Value::Stored(v), span.window().last_timestamp),
                     Err(_) => return None,
-                }
-            }
+                },
+            },
             None => {
                 let c = m.collected?;
                 // (after, before], plus `after` itself on the first span.
@@ -616,7 +669,10 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
 
     fn push_line(&mut self, record: &Record<'_>) -> Result<(), Push> {
         for attempt in 0..3 {
-            if let Ok(n) = self.format.write(record, self.buf.tail()) {
+            if let Ok(n) = self
+                .format
+                .write_cached(&mut self.chart_cache, record, self.buf.tail())
+            {
                 self.buf.commit(n);
                 self.accept(n);
                 return Ok(());
@@ -755,7 +811,10 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                     .saturating_sub(body_len + sep.len() + h.body_close.len()),
             );
         let out = tail.get_mut(sep.len()..sep.len() + room).ok_or(())?;
-        let n = self.format.write(record, out).map_err(|_| ())?;
+        let n = self
+            .format
+            .write_cached(&mut self.chart_cache, record, out)
+            .map_err(|_| ())?;
         tail[..sep.len()].copy_from_slice(sep);
         self.buf.commit(sep.len() + n);
         self.batches[index].records += 1;
@@ -1040,6 +1099,11 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         let records = count_lines(self.buf.bytes(start, boundary));
         self.counters.delivered += records;
         self.counters.buffered -= records;
+        if records > 0 && (self.span_before.is_some() || self.due_before > self.span_after) {
+            // Room for spans that waited for it: format them now, not at the next
+            // heartbeat (a buffer smaller than one interval's records would fall behind).
+            self.work_pending = true;
+        }
         self.records_gone((boundary - start) as u64);
         self.buf.start = boundary;
         if self.buf.start == self.buf.filled {
@@ -1052,11 +1116,17 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
     }
 
     /// Response bytes arrived. Stream destinations' responses are only counted.
+    ///
+    /// They do not count as progress while a request waits for its response: the whole
+    /// response must come within the timeout (a server dripping an endless reply would
+    /// otherwise hold the destination forever).
     pub fn handle_received(&mut self, now: Instant, bytes: usize) {
         self.now = self.now.max(now);
         self.counters.bytes_received += bytes as u64;
         self.counters.reads += 1;
-        self.last_progress = now;
+        if !self.awaiting_response() {
+            self.last_progress = now;
+        }
     }
 
     /// The HTTP status of the response to the request in flight: 2xx delivers the
@@ -1208,6 +1278,37 @@ fn compress_in_place(storage: &mut [u8], body: usize, end: usize) -> Option<usiz
     Some(n)
 }
 
+/// What a span is for one ring state (see [`Engine::span_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChartSpan {
+    /// No point in the span that the previous span did not have.
+    NoNewPoint,
+    /// Some of the span's points were overwritten before it could be exported.
+    Expired,
+    /// The span ends before the oldest point of a ring that has not wrapped.
+    NotReached,
+    /// The aligned window is outside the ring.
+    Outside,
+    /// The slots to reduce.
+    Span(Span),
+}
+
+/// The [`ChartSpan`] of `(after, before]` for `m`'s ring, in the order the checks apply.
+fn chart_span(m: &Metric<'_>, after: i64, before: i64) -> ChartSpan {
+    if !has_new_point(m, after, before) {
+        ChartSpan::NoNewPoint
+    } else if expired(m, after, before) {
+        ChartSpan::Expired
+    } else if !reaches_stored_points(m, before) {
+        ChartSpan::NotReached
+    } else {
+        match Span::new(&m.ring, after, before) {
+            Ok(span) => ChartSpan::Span(span),
+            Err(_) => ChartSpan::Outside,
+        }
+    }
+}
+
 /// Whether the aligned window of the span `(after, before]` contains a point that the
 /// previous span's window did not: its aligned start is not after its aligned end.
 fn has_new_point(m: &Metric<'_>, after: i64, before: i64) -> bool {
@@ -1235,7 +1336,7 @@ fn reaches_stored_points(m: &Metric<'_>, before: i64) -> bool {
 
 /// Whether some of a metric's points for the span `(after, before]` existed once but
 /// are gone: the ring has wrapped and the span's aligned start (before clamping, see
-/// [`window::align`]) is older than the ring's oldest point.
+/// [`crate::window::align`]) is older than the ring's oldest point.
 fn expired(m: &Metric<'_>, after: i64, before: i64) -> bool {
     let u = i64::from(m.ring.update_every().max(1));
     let aligned = |t: i64| {
@@ -1244,7 +1345,12 @@ fn expired(m: &Metric<'_>, after: i64, before: i64) -> bool {
     };
     let b = aligned(before).saturating_sub(u);
     let a = aligned(after).min(b);
-    m.ring.is_usable() && m.ring.counter() >= m.ring.entries() as u64 && a < m.ring.first_time()
+    // A wrapped ring's oldest point is one interval after `first_time()` (netdata's
+    // first time is one interval older than the oldest point it keeps, and the window
+    // reads the oldest slot for it: the next point's value under an earlier time).
+    m.ring.is_usable()
+        && m.ring.counter() >= m.ring.entries() as u64
+        && a < m.ring.first_time().saturating_add(u)
 }
 
 /// The length of the request header for a body of `body_len` bytes.

@@ -28,9 +28,10 @@
 //! `gateway-01`. A negative timestamp is printed with its sign (netdata's `%llu` would
 //! print it modulo 2^64).
 
-use super::text::{self, path_byte, word_byte, Emit, Sink};
+use super::chart::{ChartCache, ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::text::{self, path_byte, word_byte, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
-use crate::name::BACKEND_NAME_USABLE;
+use crate::name::{BACKEND_NAME_USABLE, BACKEND_TABLE};
 use crate::number::IntBuffer;
 
 /// The longest line [`write()`] produces: every field at its limit, the longest value
@@ -98,6 +99,155 @@ pub fn len(record: &Record<'_>) -> usize {
     text::measure(&Line::new(record, &mut value, &mut timestamp))
 }
 
+/// Graphite as a [`ChartFormat`] and as a [record format](crate::engine::RecordFormat)
+/// for the engine: the chart part is `PREFIX.HOSTNAME.CHART.` and `;TAGS`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Graphite;
+
+impl ChartFormat for Graphite {
+    const CHART_STRS: usize = 1;
+
+    #[inline]
+    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
+        [record.chart_label(), "", "", "", "", ""]
+    }
+
+    fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
+        part.set_host(&HostHead(record), &Tail(record))
+    }
+
+    fn write_chart_part(
+        &self,
+        record: &Record<'_>,
+        part: &mut ChartPart,
+    ) -> Result<(), BufferFull> {
+        part.set_chart(&ChartHead(record))
+    }
+
+    #[inline]
+    fn write_with_chart_part(
+        &self,
+        part: &mut ChartPart,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        write_with_chart_part(part, record, out)
+    }
+
+    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write(record, out)
+    }
+}
+
+impl crate::engine::RecordFormat for Graphite {
+    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write(record, out)
+    }
+
+    #[inline]
+    fn write_cached(
+        &self,
+        cache: &mut ChartCache,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        cache.write(self, record, out)
+    }
+}
+
+/// Writes the graphite line of `record` from `part`, the chart part
+/// [`Graphite::write_chart_part`] wrote for a record of the same prefix, hostname, tags
+/// and chart label: the same bytes as [`write()`], with only the dimension sanitised and
+/// the numbers printed.
+///
+/// # Errors
+///
+/// [`BufferFull`] if `out` cannot hold the whole line (`out` is left untouched).
+#[inline]
+pub fn write_with_chart_part(
+    part: &mut ChartPart,
+    record: &Record<'_>,
+    out: &mut [u8],
+) -> Result<usize, BufferFull> {
+    let mut value = ValueBuffer::new();
+    let value = value.bytes(record.value);
+    let (head, tail, timestamp) = part.with_timestamp(record.timestamp, TIMESTAMP_TAG, b" ", b"\n");
+    let dimension = record.dimension_label().as_bytes();
+    let dimension = dimension.get(..BACKEND_NAME_USABLE).unwrap_or(dimension);
+    let len = head.len() + dimension.len() + tail.len() + 1 + value.len() + timestamp.len();
+    let mut line = Pieces::new(out, len)?;
+    line.put(head);
+    line.mapped(dimension, &BACKEND_TABLE);
+    if !tail.is_empty() {
+        line.put(tail);
+    }
+    line.byte(b' ');
+    line.put(value);
+    // ` TIMESTAMP\n`
+    line.put(timestamp);
+    Ok(len)
+}
+
+/// Tells `ChartPart::with_timestamp` which literals go around the timestamp.
+const TIMESTAMP_TAG: u8 = 1;
+
+/// `PREFIX.HOSTNAME.`
+struct HostHead<'r, 'a>(&'r Record<'a>);
+
+impl Emit for HostHead<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        let host = &self.0.host;
+        sink.mapped(truncate(host.prefix, limits::PREFIX).as_bytes(), path_byte);
+        sink.raw(b".");
+        sink.mapped(
+            truncate(host.hostname, limits::HOSTNAME).as_bytes(),
+            path_byte,
+        );
+        sink.raw(b".");
+    }
+}
+
+/// `CHART.`
+struct ChartHead<'r, 'a>(&'r Record<'a>);
+
+impl Emit for ChartHead<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        sink.sanitized(self.0.chart_label().as_bytes());
+        sink.raw(b".");
+    }
+}
+
+/// `;TAGS`, or nothing.
+struct Tail<'r, 'a>(&'r Record<'a>);
+
+impl Emit for Tail<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        let tags = truncate(self.0.host.tags, limits::TAGS);
+        if !tags.is_empty() {
+            sink.raw(b";");
+            sink.mapped(tags.as_bytes(), word_byte);
+        }
+    }
+}
+
+/// What follows the head: the dimension, the tail, the numbers.
+#[inline(always)]
+fn emit_rest<S: Sink>(
+    sink: &mut S,
+    dimension: &[u8],
+    tail: impl FnOnce(&mut S),
+    value: &[u8],
+    timestamp: &[u8],
+) {
+    sink.sanitized(dimension);
+    tail(sink);
+    sink.raw(b" ");
+    sink.raw(value);
+    sink.raw(b" ");
+    sink.raw(timestamp);
+    sink.raw(b"\n");
+}
+
 /// A record with its number texts.
 struct Line<'r, 'a> {
     record: &'r Record<'a>,
@@ -119,27 +269,15 @@ impl Emit for Line<'_, '_> {
     const MAX_LEN: usize = MAX_LINE_LEN;
 
     fn emit<S: Sink>(&self, sink: &mut S) {
-        let host = &self.record.host;
-        sink.mapped(truncate(host.prefix, limits::PREFIX).as_bytes(), path_byte);
-        sink.raw(b".");
-        sink.mapped(
-            truncate(host.hostname, limits::HOSTNAME).as_bytes(),
-            path_byte,
+        HostHead(self.record).emit(sink);
+        ChartHead(self.record).emit(sink);
+        emit_rest(
+            sink,
+            self.record.dimension_label().as_bytes(),
+            |s| Tail(self.record).emit(s),
+            self.value,
+            self.timestamp,
         );
-        sink.raw(b".");
-        sink.sanitized(self.record.chart_label().as_bytes());
-        sink.raw(b".");
-        sink.sanitized(self.record.dimension_label().as_bytes());
-        let tags = truncate(host.tags, limits::TAGS);
-        if !tags.is_empty() {
-            sink.raw(b";");
-            sink.mapped(tags.as_bytes(), word_byte);
-        }
-        sink.raw(b" ");
-        sink.raw(self.value);
-        sink.raw(b" ");
-        sink.raw(self.timestamp);
-        sink.raw(b"\n");
     }
 }
 

@@ -23,7 +23,8 @@
 //! written as an escaped string. A negative timestamp is printed with its sign
 //! (netdata's `%llu` would print it modulo 2^64).
 
-use super::text::{self, Emit, Sink};
+use super::chart::{ChartCache, ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::text::{self, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
 use crate::number::IntBuffer;
 
@@ -117,17 +118,156 @@ pub fn len(record: &Record<'_>) -> usize {
     text::measure(&Line::new(record, &mut value, &mut timestamp))
 }
 
-/// A record with its number texts, bounded fields and host tags decision.
-struct Line<'r, 'a> {
+/// JSON lines as a [`ChartFormat`] and as a [record format](crate::engine::RecordFormat)
+/// for the engine: the chart part is everything up to the dimension id (the escaped
+/// prefix, hostname, host tags and chart fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Json;
+
+impl ChartFormat for Json {
+    const CHART_STRS: usize = 6;
+
+    #[inline]
+    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
+        let c = &record.chart;
+        [c.id, c.name, c.family, c.context, c.chart_type, c.units]
+    }
+
+    fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
+        part.set_host(&HostHead::new(record), &Nothing)
+    }
+
+    fn write_chart_part(
+        &self,
+        record: &Record<'_>,
+        part: &mut ChartPart,
+    ) -> Result<(), BufferFull> {
+        let c = &record.chart;
+        let fields = [c.id, c.name, c.family, c.context, c.chart_type, c.units]
+            .map(|f| truncate(f, limits::NAME).as_bytes());
+        if fields.iter().all(|f| text::is_plain_json(f)) {
+            // Nothing to escape, the usual case: the literals and fields as they are.
+            let [id, name, family, context, chart_type, units] = fields;
+            part.set_chart_pieces(&[
+                K_CHART_ID.as_bytes(),
+                id,
+                K_CHART_NAME.as_bytes(),
+                name,
+                K_FAMILY.as_bytes(),
+                family,
+                K_CONTEXT.as_bytes(),
+                context,
+                K_TYPE.as_bytes(),
+                chart_type,
+                K_UNITS.as_bytes(),
+                units,
+                K_DIM_ID.as_bytes(),
+            ])
+        } else {
+            part.set_chart(&ChartHead(record))
+        }
+    }
+
+    #[inline]
+    fn write_with_chart_part(
+        &self,
+        part: &mut ChartPart,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        write_with_chart_part(part, record, out)
+    }
+
+    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write(record, out)
+    }
+}
+
+impl crate::engine::RecordFormat for Json {
+    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write(record, out)
+    }
+
+    #[inline]
+    fn write_cached(
+        &self,
+        cache: &mut ChartCache,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        cache.write(self, record, out)
+    }
+}
+
+/// Writes the JSON line of `record` from `part`, the chart part [`Json::write_chart_part`]
+/// wrote for a record of the same host and chart fields: the same bytes as [`write()`],
+/// with only the dimension's id and name escaped and the numbers printed.
+///
+/// # Errors
+///
+/// [`BufferFull`] if `out` cannot hold the whole line (`out` is left untouched).
+#[inline]
+pub fn write_with_chart_part(
+    part: &mut ChartPart,
+    record: &Record<'_>,
+    out: &mut [u8],
+) -> Result<usize, BufferFull> {
+    let mut value = ValueBuffer::new();
+    let value = value.bytes(record.value);
+    let (head, _, timestamp) = part.with_timestamp(
+        record.timestamp,
+        TIMESTAMP_TAG,
+        K_TIMESTAMP.as_bytes(),
+        END.as_bytes(),
+    );
+    let id = truncate(record.dimension.id, limits::NAME).as_bytes();
+    let name = truncate(record.dimension.name, limits::NAME).as_bytes();
+    if !(text::is_plain_json(id) && text::is_plain_json(name)) {
+        return text::write(
+            &Prepared {
+                head,
+                record,
+                value,
+                timestamp,
+            },
+            out,
+        );
+    }
+    // Nothing to escape, the usual case: every piece is copied as it is.
+    let len = head.len()
+        + id.len()
+        + K_DIM_NAME.len()
+        + name.len()
+        + K_VALUE.len()
+        + value.len()
+        + timestamp.len();
+    let mut line = Pieces::new(out, len)?;
+    line.put(head);
+    line.put(id);
+    line.put(K_DIM_NAME.as_bytes());
+    line.put(name);
+    line.put(K_VALUE.as_bytes());
+    line.put(value);
+    line.put(timestamp);
+    Ok(len)
+}
+
+/// Nothing at all (the JSON chart part has no tail).
+struct Nothing;
+
+impl Emit for Nothing {
+    fn emit<S: Sink>(&self, _sink: &mut S) {}
+}
+
+/// The host's fields.
+struct HostHead<'r, 'a> {
     record: &'r Record<'a>,
     tags: &'a str,
     raw_tags: bool,
-    value: &'r [u8],
-    timestamp: &'r [u8],
 }
 
-impl<'r, 'a> Line<'r, 'a> {
-    fn new(record: &'r Record<'a>, value: &'r mut ValueBuffer, ts: &'r mut IntBuffer) -> Self {
+impl<'r, 'a> HostHead<'r, 'a> {
+    fn new(record: &'r Record<'a>) -> Self {
         let tags = truncate(record.host.tags, limits::TAGS);
         let raw_tags = matches!(tags.as_bytes().first(), Some(b'{' | b'[' | b'"'))
             && is_json_value(tags.as_bytes());
@@ -135,27 +275,24 @@ impl<'r, 'a> Line<'r, 'a> {
             record,
             tags,
             raw_tags,
-            value: value.bytes(record.value),
-            timestamp: ts.i64_bytes(record.timestamp),
         }
     }
 }
 
-impl Emit for Line<'_, '_> {
-    const MAX_LEN: usize = MAX_LINE_LEN;
+/// A literal, then a string field cut to its limit and escaped. A macro rather than a
+/// closure, so that each literal is copied with its known length.
+macro_rules! field {
+    ($sink:expr, $literal:expr, $text:expr, $max:expr) => {{
+        $sink.raw($literal.as_bytes());
+        $sink.json_escaped(truncate($text, $max).as_bytes());
+    }};
+}
 
+impl Emit for HostHead<'_, '_> {
     fn emit<S: Sink>(&self, sink: &mut S) {
         let r = self.record;
-        // A macro rather than a closure, so that each literal is copied with its known
-        // length.
-        macro_rules! field {
-            ($literal:expr, $text:expr, $max:expr) => {{
-                sink.raw($literal.as_bytes());
-                sink.json_escaped(truncate($text, $max).as_bytes());
-            }};
-        }
-        field!(K_PREFIX, r.host.prefix, limits::PREFIX);
-        field!(K_HOSTNAME, r.host.hostname, limits::HOSTNAME);
+        field!(sink, K_PREFIX, r.host.prefix, limits::PREFIX);
+        field!(sink, K_HOSTNAME, r.host.hostname, limits::HOSTNAME);
         sink.raw(HOST_END.as_bytes());
         if self.raw_tags {
             sink.raw(TAGS_RAW.as_bytes());
@@ -170,19 +307,96 @@ impl Emit for Line<'_, '_> {
             sink.json_escaped(self.tags.as_bytes());
             sink.raw(TAGS_STRING_END.as_bytes());
         }
-        field!(K_CHART_ID, r.chart.id, limits::NAME);
-        field!(K_CHART_NAME, r.chart.name, limits::NAME);
-        field!(K_FAMILY, r.chart.family, limits::NAME);
-        field!(K_CONTEXT, r.chart.context, limits::NAME);
-        field!(K_TYPE, r.chart.chart_type, limits::NAME);
-        field!(K_UNITS, r.chart.units, limits::NAME);
-        field!(K_DIM_ID, r.dimension.id, limits::NAME);
-        field!(K_DIM_NAME, r.dimension.name, limits::NAME);
+    }
+}
+
+/// The chart's fields, up to the opening quote of the dimension id.
+struct ChartHead<'r, 'a>(&'r Record<'a>);
+
+impl Emit for ChartHead<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        let r = self.0;
+        field!(sink, K_CHART_ID, r.chart.id, limits::NAME);
+        field!(sink, K_CHART_NAME, r.chart.name, limits::NAME);
+        field!(sink, K_FAMILY, r.chart.family, limits::NAME);
+        field!(sink, K_CONTEXT, r.chart.context, limits::NAME);
+        field!(sink, K_TYPE, r.chart.chart_type, limits::NAME);
+        field!(sink, K_UNITS, r.chart.units, limits::NAME);
+        sink.raw(K_DIM_ID.as_bytes());
+    }
+}
+
+/// What follows the head: the dimension's id and name, the numbers.
+#[inline(always)]
+fn emit_rest<S: Sink>(sink: &mut S, record: &Record<'_>, value: &[u8], timestamp: &[u8]) {
+    sink.json_escaped(truncate(record.dimension.id, limits::NAME).as_bytes());
+    field!(sink, K_DIM_NAME, record.dimension.name, limits::NAME);
+    sink.raw(K_VALUE.as_bytes());
+    sink.raw(value);
+    sink.raw(K_TIMESTAMP.as_bytes());
+    sink.raw(timestamp);
+    sink.raw(END.as_bytes());
+}
+
+/// A record with its number texts.
+struct Line<'r, 'a> {
+    head: HostHead<'r, 'a>,
+    value: &'r [u8],
+    timestamp: &'r [u8],
+}
+
+impl<'r, 'a> Line<'r, 'a> {
+    fn new(record: &'r Record<'a>, value: &'r mut ValueBuffer, ts: &'r mut IntBuffer) -> Self {
+        Self {
+            head: HostHead::new(record),
+            value: value.bytes(record.value),
+            timestamp: ts.i64_bytes(record.timestamp),
+        }
+    }
+}
+
+impl Emit for Line<'_, '_> {
+    const MAX_LEN: usize = MAX_LINE_LEN;
+
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        self.head.emit(sink);
+        ChartHead(self.head.record).emit(sink);
+        emit_rest(sink, self.head.record, self.value, self.timestamp);
+    }
+}
+
+/// Tells `ChartPart::with_timestamp` which literals go around the timestamp.
+const TIMESTAMP_TAG: u8 = 4;
+
+/// A record from its chart part.
+struct Prepared<'r, 'a> {
+    head: &'r [u8],
+    record: &'r Record<'a>,
+    value: &'r [u8],
+    /// The timestamp with the literals around it, to the end of the line.
+    timestamp: &'r [u8],
+}
+
+impl Emit for Prepared<'_, '_> {
+    #[inline]
+    fn max_len(&self) -> usize {
+        self.head.len()
+            + 6 * 2 * limits::NAME
+            + K_DIM_NAME.len()
+            + K_VALUE.len()
+            + ValueBuffer::MAX_STR_LEN
+            + self.timestamp.len()
+    }
+
+    #[inline(always)]
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        let r = self.record;
+        sink.raw(self.head);
+        sink.json_escaped(truncate(r.dimension.id, limits::NAME).as_bytes());
+        field!(sink, K_DIM_NAME, r.dimension.name, limits::NAME);
         sink.raw(K_VALUE.as_bytes());
         sink.raw(self.value);
-        sink.raw(K_TIMESTAMP.as_bytes());
         sink.raw(self.timestamp);
-        sink.raw(END.as_bytes());
     }
 }
 

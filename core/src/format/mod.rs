@@ -17,6 +17,7 @@ use crate::decimal::Decimal;
 
 pub mod remote_write;
 
+pub mod chart;
 pub mod graphite;
 pub mod json;
 pub mod opentsdb;
@@ -146,10 +147,17 @@ impl<'a> Record<'a> {
 
 /// `s` cut to at most `max` bytes, at a character boundary.
 #[must_use]
+#[inline]
 pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
+    truncate_long(s, max)
+}
+
+/// [`truncate`] of a string longer than `max`.
+#[inline(never)]
+fn truncate_long(s: &str, max: usize) -> &str {
     let mut end = max;
     while end > 0 && !s.is_char_boundary(end) {
         end -= 1;

@@ -37,9 +37,10 @@
 //! A negative timestamp is printed with its sign (netdata's `%llu` would print it
 //! modulo 2^64).
 
-use super::text::{self, line_byte, path_byte, word_byte, Emit, Sink};
+use super::chart::{ChartCache, ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::text::{self, line_byte, path_byte, word_byte, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
-use crate::name::BACKEND_NAME_USABLE;
+use crate::name::{BACKEND_NAME_USABLE, BACKEND_TABLE};
 use crate::number::IntBuffer;
 
 /// The longest telnet line [`write()`] produces: every field at its limit, the longest
@@ -120,7 +121,7 @@ pub fn write(record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
     let mut value = ValueBuffer::new();
     let mut timestamp = IntBuffer::new();
     text::write(
-        &Telnet(Fields::new(record, &mut value, &mut timestamp)),
+        &TelnetLine(Fields::new(record, &mut value, &mut timestamp)),
         out,
     )
 }
@@ -131,7 +132,7 @@ pub fn write(record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
 pub fn len(record: &Record<'_>) -> usize {
     let mut value = ValueBuffer::new();
     let mut timestamp = IntBuffer::new();
-    text::measure(&Telnet(Fields::new(record, &mut value, &mut timestamp)))
+    text::measure(&TelnetLine(Fields::new(record, &mut value, &mut timestamp)))
 }
 
 /// Writes the HTTP JSON object of `record` (netdata's request body) at the start of
@@ -141,7 +142,7 @@ pub fn write_object(record: &Record<'_>, out: &mut [u8]) -> Result<usize, Buffer
     let mut value = ValueBuffer::new();
     let mut timestamp = IntBuffer::new();
     text::write(
-        &Object(Fields::new(record, &mut value, &mut timestamp)),
+        &ObjectLine(Fields::new(record, &mut value, &mut timestamp)),
         out,
     )
 }
@@ -152,7 +153,7 @@ pub fn write_object(record: &Record<'_>, out: &mut [u8]) -> Result<usize, Buffer
 pub fn object_len(record: &Record<'_>) -> usize {
     let mut value = ValueBuffer::new();
     let mut timestamp = IntBuffer::new();
-    text::measure(&Object(Fields::new(record, &mut value, &mut timestamp)))
+    text::measure(&ObjectLine(Fields::new(record, &mut value, &mut timestamp)))
 }
 
 /// The longest body a [`JsonArray`] of `elements` objects can have: the brackets, the
@@ -263,49 +264,239 @@ impl<'o> JsonArray<'o> {
     }
 }
 
-/// A record with its number texts and its bounded host fields.
-struct Fields<'r> {
+/// OpenTSDB telnet as a [`ChartFormat`] and as a [record
+/// format](crate::engine::RecordFormat) for the engine: the chart part is
+/// `put PREFIX.CHART.` and ` host=HOSTNAME[ TAGS]\n`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Telnet;
+
+/// OpenTSDB's HTTP object ([`write_object`]) as a [`ChartFormat`] and as a [record
+/// format](crate::engine::RecordFormat) for the engine: the chart part is
+/// `{  "metric": "PREFIX.CHART.` and the host tag to the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HttpObject;
+
+impl ChartFormat for Telnet {
+    const CHART_STRS: usize = 1;
+
+    #[inline]
+    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
+        [record.chart_label(), "", "", "", "", ""]
+    }
+
+    fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
+        let f = HostChart::new(record);
+        part.set_host(&TelnetHostHead(&f), &TelnetTail(&f))
+    }
+
+    fn write_chart_part(
+        &self,
+        record: &Record<'_>,
+        part: &mut ChartPart,
+    ) -> Result<(), BufferFull> {
+        part.set_chart(&ChartHead(&HostChart::new(record)))
+    }
+
+    #[inline]
+    fn write_with_chart_part(
+        &self,
+        part: &mut ChartPart,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        write_with_chart_part(part, record, out)
+    }
+
+    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write(record, out)
+    }
+}
+
+impl ChartFormat for HttpObject {
+    const CHART_STRS: usize = 1;
+
+    #[inline]
+    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
+        [record.chart_label(), "", "", "", "", ""]
+    }
+
+    fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
+        let f = HostChart::new(record);
+        part.set_host(&ObjectHostHead(&f), &ObjectTail(&f))
+    }
+
+    fn write_chart_part(
+        &self,
+        record: &Record<'_>,
+        part: &mut ChartPart,
+    ) -> Result<(), BufferFull> {
+        part.set_chart(&ChartHead(&HostChart::new(record)))
+    }
+
+    #[inline]
+    fn write_with_chart_part(
+        &self,
+        part: &mut ChartPart,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        write_object_with_chart_part(part, record, out)
+    }
+
+    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write_object(record, out)
+    }
+}
+
+impl crate::engine::RecordFormat for Telnet {
+    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write(record, out)
+    }
+
+    #[inline]
+    fn write_cached(
+        &self,
+        cache: &mut ChartCache,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        cache.write(self, record, out)
+    }
+}
+
+impl crate::engine::RecordFormat for HttpObject {
+    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        write_object(record, out)
+    }
+
+    #[inline]
+    fn write_cached(
+        &self,
+        cache: &mut ChartCache,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        cache.write(self, record, out)
+    }
+}
+
+/// Tell `ChartPart::with_timestamp` which literals go around the timestamp.
+const TELNET_TIMESTAMP_TAG: u8 = 2;
+const OBJECT_TIMESTAMP_TAG: u8 = 3;
+
+/// Writes the telnet line of `record` from `part`, the chart part [`Telnet`] wrote for a
+/// record of the same prefix, hostname, tags and chart label: the same bytes as
+/// [`write()`].
+///
+/// # Errors
+///
+/// [`BufferFull`] if `out` cannot hold the whole line (`out` is left untouched).
+#[inline]
+pub fn write_with_chart_part(
+    part: &mut ChartPart,
+    record: &Record<'_>,
+    out: &mut [u8],
+) -> Result<usize, BufferFull> {
+    let mut value = ValueBuffer::new();
+    let value = value.bytes(record.value);
+    let (head, tail, timestamp) =
+        part.with_timestamp(record.timestamp, TELNET_TIMESTAMP_TAG, b" ", b" ");
+    write_prepared(head, record, timestamp, value, tail, out)
+}
+
+/// Writes the HTTP object of `record` from `part`, the chart part [`HttpObject`] wrote
+/// for a record of the same prefix, hostname, tags and chart label: the same bytes as
+/// [`write_object`].
+///
+/// # Errors
+///
+/// [`BufferFull`] if `out` cannot hold the whole object (`out` is left untouched).
+#[inline]
+pub fn write_object_with_chart_part(
+    part: &mut ChartPart,
+    record: &Record<'_>,
+    out: &mut [u8],
+) -> Result<usize, BufferFull> {
+    let mut value = ValueBuffer::new();
+    let value = value.bytes(record.value);
+    let (head, tail, timestamp) = part.with_timestamp(
+        record.timestamp,
+        OBJECT_TIMESTAMP_TAG,
+        OBJECT_TIMESTAMP.as_bytes(),
+        OBJECT_VALUE.as_bytes(),
+    );
+    write_prepared(head, record, timestamp, value, tail, out)
+}
+
+/// Both variants from their chart part: the head, the dimension, the timestamp with the
+/// literals around it, the value, the tail.
+#[inline(always)]
+fn write_prepared(
+    head: &[u8],
+    record: &Record<'_>,
+    timestamp: &[u8],
+    value: &[u8],
+    tail: &[u8],
+    out: &mut [u8],
+) -> Result<usize, BufferFull> {
+    let dimension = record.dimension_label().as_bytes();
+    let dimension = dimension.get(..BACKEND_NAME_USABLE).unwrap_or(dimension);
+    let len = head.len() + dimension.len() + timestamp.len() + value.len() + tail.len();
+    let mut line = Pieces::new(out, len)?;
+    line.put(head);
+    line.mapped(dimension, &BACKEND_TABLE);
+    line.put(timestamp);
+    line.put(value);
+    line.put(tail);
+    Ok(len)
+}
+
+/// A record's bounded host fields and chart label.
+struct HostChart<'r> {
     prefix: &'r [u8],
     hostname: &'r [u8],
     tags: &'r [u8],
     chart: &'r [u8],
-    dimension: &'r [u8],
-    value: &'r [u8],
-    timestamp: &'r [u8],
 }
 
-impl<'r> Fields<'r> {
-    fn new(record: &Record<'r>, value: &'r mut ValueBuffer, ts: &'r mut IntBuffer) -> Self {
+impl<'r> HostChart<'r> {
+    fn new(record: &Record<'r>) -> Self {
         Self {
             prefix: truncate(record.host.prefix, limits::PREFIX).as_bytes(),
             hostname: truncate(record.host.hostname, limits::HOSTNAME).as_bytes(),
             tags: truncate(record.host.tags, limits::TAGS).as_bytes(),
             chart: record.chart_label().as_bytes(),
-            dimension: record.dimension_label().as_bytes(),
-            value: value.bytes(record.value),
-            timestamp: ts.i64_bytes(record.timestamp),
         }
     }
 }
 
-/// The telnet line.
-struct Telnet<'r>(Fields<'r>);
+/// `put PREFIX.`
+struct TelnetHostHead<'f, 'r>(&'f HostChart<'r>);
 
-impl Emit for Telnet<'_> {
-    const MAX_LEN: usize = MAX_LINE_LEN;
-
+impl Emit for TelnetHostHead<'_, '_> {
     fn emit<S: Sink>(&self, sink: &mut S) {
-        let f = &self.0;
         sink.raw(PUT.as_bytes());
-        sink.mapped(f.prefix, path_byte);
+        sink.mapped(self.0.prefix, path_byte);
         sink.raw(b".");
-        sink.sanitized(f.chart);
+    }
+}
+
+/// `CHART.`, in both variants (a sanitised name has nothing to escape).
+struct ChartHead<'f, 'r>(&'f HostChart<'r>);
+
+impl Emit for ChartHead<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        sink.sanitized(self.0.chart);
         sink.raw(b".");
-        sink.sanitized(f.dimension);
-        sink.raw(b" ");
-        sink.raw(f.timestamp);
-        sink.raw(b" ");
-        sink.raw(f.value);
+    }
+}
+
+/// ` host=HOSTNAME[ TAGS]\n`
+struct TelnetTail<'f, 'r>(&'f HostChart<'r>);
+
+impl Emit for TelnetTail<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        let f = self.0;
         sink.raw(HOST.as_bytes());
         sink.mapped(f.hostname, word_byte);
         if !f.tags.is_empty() {
@@ -316,45 +507,119 @@ impl Emit for Telnet<'_> {
     }
 }
 
-/// The HTTP object.
-struct Object<'r>(Fields<'r>);
+/// `{  "metric": "PREFIX.`
+struct ObjectHostHead<'f, 'r>(&'f HostChart<'r>);
 
-impl Object<'_> {
-    /// A field through `map`, then JSON-escaped, a chunk at a time.
-    fn escaped<S: Sink>(sink: &mut S, src: &[u8], map: fn(u8) -> u8) {
-        let mut chunk = [0u8; 64];
-        for part in src.chunks(chunk.len()) {
-            let mapped = chunk.get_mut(..part.len()).unwrap_or(&mut []);
-            for (d, &b) in mapped.iter_mut().zip(part) {
-                *d = map(b);
-            }
-            sink.json_escaped(mapped);
+impl Emit for ObjectHostHead<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        sink.raw(OBJECT_METRIC.as_bytes());
+        escaped(sink, self.0.prefix, path_byte);
+        sink.raw(b".");
+    }
+}
+
+/// `,  "tags": {    "host": "HOSTNAME[ TAGS]"  }}`
+struct ObjectTail<'f, 'r>(&'f HostChart<'r>);
+
+impl Emit for ObjectTail<'_, '_> {
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        let f = self.0;
+        sink.raw(OBJECT_HOST.as_bytes());
+        escaped(sink, f.hostname, word_byte);
+        if !f.tags.is_empty() {
+            sink.raw(b" ");
+            escaped(sink, f.tags, line_byte);
+        }
+        sink.raw(OBJECT_END.as_bytes());
+    }
+}
+
+/// A field through `map`, then JSON-escaped, a chunk at a time.
+fn escaped<S: Sink>(sink: &mut S, src: &[u8], map: fn(u8) -> u8) {
+    let mut chunk = [0u8; 64];
+    for part in src.chunks(chunk.len()) {
+        let mapped = chunk.get_mut(..part.len()).unwrap_or(&mut []);
+        for (d, &b) in mapped.iter_mut().zip(part) {
+            *d = map(b);
+        }
+        sink.json_escaped(mapped);
+    }
+}
+
+/// What follows the head of a telnet line (`object` false) or of an HTTP object: the
+/// dimension, the numbers, the tail.
+#[inline(always)]
+fn emit_rest<S: Sink>(
+    sink: &mut S,
+    object: bool,
+    dimension: &[u8],
+    value: &[u8],
+    timestamp: &[u8],
+    tail: impl FnOnce(&mut S),
+) {
+    sink.sanitized(dimension);
+    if object {
+        sink.raw(OBJECT_TIMESTAMP.as_bytes());
+        sink.raw(timestamp);
+        sink.raw(OBJECT_VALUE.as_bytes());
+        sink.raw(value);
+    } else {
+        sink.raw(b" ");
+        sink.raw(timestamp);
+        sink.raw(b" ");
+        sink.raw(value);
+    }
+    tail(sink);
+}
+
+/// A record with its number texts and its bounded host fields.
+struct Fields<'r> {
+    host_chart: HostChart<'r>,
+    dimension: &'r [u8],
+    value: &'r [u8],
+    timestamp: &'r [u8],
+}
+
+impl<'r> Fields<'r> {
+    fn new(record: &Record<'r>, value: &'r mut ValueBuffer, ts: &'r mut IntBuffer) -> Self {
+        Self {
+            host_chart: HostChart::new(record),
+            dimension: record.dimension_label().as_bytes(),
+            value: value.bytes(record.value),
+            timestamp: ts.i64_bytes(record.timestamp),
         }
     }
 }
 
-impl Emit for Object<'_> {
+/// The telnet line.
+struct TelnetLine<'r>(Fields<'r>);
+
+impl Emit for TelnetLine<'_> {
+    const MAX_LEN: usize = MAX_LINE_LEN;
+
+    fn emit<S: Sink>(&self, sink: &mut S) {
+        let f = &self.0;
+        TelnetHostHead(&f.host_chart).emit(sink);
+        ChartHead(&f.host_chart).emit(sink);
+        emit_rest(sink, false, f.dimension, f.value, f.timestamp, |s| {
+            TelnetTail(&f.host_chart).emit(s);
+        });
+    }
+}
+
+/// The HTTP object.
+struct ObjectLine<'r>(Fields<'r>);
+
+impl Emit for ObjectLine<'_> {
     const MAX_LEN: usize = MAX_OBJECT_LEN;
 
     fn emit<S: Sink>(&self, sink: &mut S) {
         let f = &self.0;
-        sink.raw(OBJECT_METRIC.as_bytes());
-        Self::escaped(sink, f.prefix, path_byte);
-        sink.raw(b".");
-        sink.sanitized(f.chart);
-        sink.raw(b".");
-        sink.sanitized(f.dimension);
-        sink.raw(OBJECT_TIMESTAMP.as_bytes());
-        sink.raw(f.timestamp);
-        sink.raw(OBJECT_VALUE.as_bytes());
-        sink.raw(f.value);
-        sink.raw(OBJECT_HOST.as_bytes());
-        Self::escaped(sink, f.hostname, word_byte);
-        if !f.tags.is_empty() {
-            sink.raw(b" ");
-            Self::escaped(sink, f.tags, line_byte);
-        }
-        sink.raw(OBJECT_END.as_bytes());
+        ObjectHostHead(&f.host_chart).emit(sink);
+        ChartHead(&f.host_chart).emit(sink);
+        emit_rest(sink, true, f.dimension, f.value, f.timestamp, |s| {
+            ObjectTail(&f.host_chart).emit(s);
+        });
     }
 }
 

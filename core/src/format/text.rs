@@ -25,6 +25,13 @@ pub(super) trait Emit {
     /// No record of this kind is longer (its format's documented worst case).
     const MAX_LEN: usize = usize::MAX;
 
+    /// No record of this value is longer; [`MAX_LEN`](Self::MAX_LEN) unless a record
+    /// knows a tighter bound.
+    #[inline]
+    fn max_len(&self) -> usize {
+        Self::MAX_LEN
+    }
+
     /// Sends every byte of the record to `sink`, in order.
     fn emit<S: Sink>(&self, sink: &mut S);
 }
@@ -50,7 +57,7 @@ fn bound<E: Emit>(record: &E) -> usize {
 pub(super) fn write<E: Emit>(record: &E, out: &mut [u8]) -> Result<usize, BufferFull> {
     // When the record fits even at its longest, write it in one pass, without measuring
     // it first: the bytes are the same and the record fits, so the result is too.
-    if out.len() >= E::MAX_LEN || bound(record) <= out.len() {
+    if out.len() >= record.max_len() || bound(record) <= out.len() {
         let mut line = LineBuf { out, pos: 0 };
         record.emit(&mut line);
         debug_assert_eq!(
@@ -60,6 +67,17 @@ pub(super) fn write<E: Emit>(record: &E, out: &mut [u8]) -> Result<usize, Buffer
         );
         return Ok(line.pos);
     }
+    let n = measure(record);
+    let dst = out.get_mut(..n).ok_or(BufferFull)?;
+    let mut line = LineBuf { out: dst, pos: 0 };
+    record.emit(&mut line);
+    debug_assert_eq!(line.pos, n, "measured and written lengths differ");
+    Ok(n)
+}
+
+/// [`write`] for a record that seldom fits at its longest (a chart part): measured
+/// first, then written.
+pub(super) fn write_measured<E: Emit>(record: &E, out: &mut [u8]) -> Result<usize, BufferFull> {
     let n = measure(record);
     let dst = out.get_mut(..n).ok_or(BufferFull)?;
     let mut line = LineBuf { out: dst, pos: 0 };
@@ -89,7 +107,12 @@ impl Sink for Measure {
         self.add(sanitized_len(src, BACKEND_NAME_USABLE));
     }
     fn json_escaped(&mut self, src: &[u8]) {
-        self.add(json_escaped_len(src));
+        let n = if is_plain_json(src) {
+            src.len()
+        } else {
+            json_escaped_len(src)
+        };
+        self.add(n);
     }
 }
 
@@ -180,12 +203,94 @@ impl LineBuf<'_> {
     }
 }
 
+/// A buffer cut to the exact length of a record, filled piece by piece: what the
+/// prepared (per-chart) paths write with once they have computed that length.
+#[derive(Debug)]
+pub(super) struct Pieces<'o> {
+    rest: &'o mut [u8],
+}
+
+impl<'o> Pieces<'o> {
+    /// The first `len` bytes of `out`, or [`BufferFull`] if it is shorter.
+    #[inline(always)]
+    pub(super) fn new(out: &'o mut [u8], len: usize) -> Result<Self, BufferFull> {
+        Ok(Self {
+            rest: out.get_mut(..len).ok_or(BufferFull)?,
+        })
+    }
+
+    /// The next `n` bytes (all that is left if fewer: the length was computed wrong,
+    /// which the tests rule out).
+    #[inline(always)]
+    fn next(&mut self, n: usize) -> &'o mut [u8] {
+        let rest = core::mem::take(&mut self.rest);
+        let n = n.min(rest.len());
+        let (dst, rest) = rest.split_at_mut(n);
+        self.rest = rest;
+        dst
+    }
+
+    /// Appends `src`.
+    #[inline(always)]
+    pub(super) fn put(&mut self, src: &[u8]) {
+        copy_bytes(self.next(src.len()), src);
+    }
+
+    /// Appends one byte.
+    #[inline(always)]
+    pub(super) fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.next(1).first_mut() {
+            *slot = b;
+        }
+    }
+
+    /// Appends `src`, already cut to its limit, through the byte map `table`.
+    #[inline(always)]
+    pub(super) fn mapped(&mut self, src: &[u8], table: &[u8; 256]) {
+        for (d, &b) in self.next(src.len()).iter_mut().zip(src) {
+            *d = table[usize::from(b)];
+        }
+    }
+}
+
+/// Whether no byte of `src` needs a JSON escape; eight bytes are checked at a time.
+#[inline(always)]
+pub(super) fn is_plain_json(src: &[u8]) -> bool {
+    let n = src.len();
+    if n < 8 {
+        let mut word = [0x20u8; 8];
+        if let Some(dst) = word.get_mut(..n) {
+            dst.copy_from_slice(src);
+        }
+        return json_special_bytes(u64::from_le_bytes(word)) == 0;
+    }
+    let mut at = 0;
+    loop {
+        let Some(word) = load::<8>(src, at) else {
+            return false;
+        };
+        if json_special_bytes(u64::from_le_bytes(word)) != 0 {
+            return false;
+        }
+        if at + 8 >= n {
+            return true;
+        }
+        at = (at + 8).min(n - 8);
+    }
+}
+
 /// Copies `src` into `dst` (of the same length). Short copies, the usual case in a
 /// record, are two overlapping loads and stores instead of a call to `memcpy`.
 #[inline]
 pub(super) fn copy_bytes(dst: &mut [u8], src: &[u8]) {
     let n = src.len().min(dst.len());
-    if (8..=16).contains(&n) {
+    if (33..=64).contains(&n) {
+        copy_chunk::<32>(dst, src, 0);
+        copy_chunk::<32>(dst, src, n - 32);
+    } else if (17..=32).contains(&n) {
+        copy_chunk::<16>(dst, src, 0);
+        copy_chunk::<16>(dst, src, n - 16);
+    } else if (8..=16).contains(&n) {
         copy_chunk::<8>(dst, src, 0);
         copy_chunk::<8>(dst, src, n - 8);
     } else if (4..8).contains(&n) {

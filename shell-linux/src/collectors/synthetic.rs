@@ -12,7 +12,8 @@ const DIM_IDS: [&str; DIMS] = ["a", "b", "c", "d", "e"];
 /// N synthetic metrics, in charts `synthetic.chartK` of five absolute dimensions.
 #[derive(Debug)]
 pub struct Synthetic {
-    charts: Vec<(ChartId, [DimId; DIMS])>,
+    /// The charts; each has the dimensions `DimId::at(0..DIMS)`.
+    charts: Vec<ChartId>,
 }
 
 /// splitmix64's finaliser.
@@ -40,11 +41,14 @@ impl Synthetic {
                 update_every: 0,
                 style: ChartStyle::Line,
             });
-            let dims = DIM_IDS.map(|d| {
-                set.add_dimension(chart, &DimDef::new(d, Algorithm::Absolute, 1, 1000))
-                    .expect("a new chart takes dimensions")
-            });
-            charts.push((chart, dims));
+            set.reserve_dimensions(chart, DIMS);
+            for (i, d) in DIM_IDS.iter().enumerate() {
+                let dim = set
+                    .add_dimension(chart, &DimDef::new(d, Algorithm::Absolute, 1, 1000))
+                    .expect("a new chart takes dimensions");
+                debug_assert_eq!(dim, DimId::at(i));
+            }
+            charts.push(chart);
         }
         Self { charts }
     }
@@ -52,12 +56,12 @@ impl Synthetic {
     /// Sets every metric's value for the collection at `now_us` and stores it.
     pub fn collect(&mut self, set: &mut ChartSet, now_us: i64) {
         let second = u64::try_from(now_us / 1_000_000).unwrap_or(0);
-        for (c, (chart, dims)) in self.charts.iter().enumerate() {
-            for (d, dim) in dims.iter().enumerate() {
+        for (c, &chart) in self.charts.iter().enumerate() {
+            for d in 0..DIMS {
                 let h = mix((c as u64) << 40 ^ (d as u64) << 32 ^ second);
-                set.set(*chart, *dim, (h % 100_000_000) as i64);
+                set.set(chart, DimId::at(d), (h % 100_000_000) as i64);
             }
-            set.done(*chart, now_us);
+            set.done(chart, now_us);
         }
     }
 }

@@ -15,6 +15,7 @@ use backhaul_core::config::{BackendConfig, DaemonConfig};
 use backhaul_core::destination::Destinations;
 use backhaul_core::engine::{Action, Config, Engine, Framing, HttpFraming, Metric, Source};
 use backhaul_core::extended::Extended;
+use backhaul_core::format::chart::ChartCache;
 use backhaul_core::format::prometheus::{Exposition, PromChart, PromQuery};
 use backhaul_core::format::remote_write::{
     self, snappy, Options, RemoteWriteFormat, SeriesKind, WriteRequestEncoder,
@@ -28,7 +29,7 @@ use backhaul_core::pattern::SimplePattern;
 use backhaul_core::ring::RingState;
 use backhaul_core::storage_number::{StorageNumber, SN_EXISTS};
 use backhaul_core::time::{Duration, Instant};
-use backhaul_core::window::{self, Reduce};
+use backhaul_core::window::{self, Reduce, Span};
 use core::hint::black_box;
 use core::panic::PanicInfo;
 
@@ -199,6 +200,20 @@ fn exercise() {
         black_box(array.finish());
     }
     black_box(json::write(&record, &mut line).is_ok());
+    // The same formats through a chart part, prepared once per chart.
+    let mut cache = ChartCache::new();
+    black_box(cache.write(&graphite::Graphite, &record, &mut line).is_ok());
+    cache.clear();
+    black_box(cache.write(&opentsdb::Telnet, &record, &mut line).is_ok());
+    cache.clear();
+    black_box(cache.write(&opentsdb::HttpObject, &record, &mut line).is_ok());
+    cache.clear();
+    black_box(cache.write(&json::Json, &record, &mut line).is_ok());
+    cache.clear();
+    if let Ok(span) = Span::new(&ring, black_box(990), 1000) {
+        black_box(span.value(&values, Reduce::Sum).is_ok());
+        black_box(span.reduce(&values).samples);
+    }
     black_box(bson::write_document(&record, &mut line).is_ok());
     let mut encoder = WriteRequestEncoder::new(&mut line);
     black_box(remote_write::push_info(&mut encoder, &HOST, "backhaul", "0.1.0", 1).is_ok());
@@ -245,6 +260,10 @@ fn exercise() {
     let now = Instant::from_secs(black_box(999));
     drive(
         Engine::new(config(Framing::Stream), graphite::write, [0u8; 4096], now),
+        &source,
+    );
+    drive(
+        Engine::new(config(Framing::Stream), json::Json, [0u8; 4096], now),
         &source,
     );
     let rw = RemoteWriteFormat {

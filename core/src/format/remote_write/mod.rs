@@ -92,6 +92,7 @@ pub mod varint;
 
 pub use protobuf::{Label, Sample, TimeSeries, WriteRequestEncoder};
 
+use crate::format::chart::{ChartCache, ChartFormat, ChartPart, CHART_KEY_STRS};
 use crate::format::{limits, truncate, BufferFull, HostMeta, Record, Value};
 use crate::name::{sanitize_prometheus, units_suffix, UnitNames, PROMETHEUS_USABLE};
 use crate::window::Reduce;
@@ -479,18 +480,7 @@ pub fn push_record(
 ) -> Result<(), BufferFull> {
     let mut name = MetricName::empty();
     name.build(record, kind, options);
-    let value = match record.value {
-        Value::Stored(decimal) => decimal.to_f64(),
-        Value::Collected(raw) => raw as f64,
-    };
-    let seconds_ms = record.timestamp.saturating_mul(1000);
-    let (timestamp, dimension) = match kind {
-        SeriesKind::Stored(_) => (seconds_ms, true),
-        SeriesKind::Collected(collected) => (
-            seconds_ms.saturating_add(i64::from(collected.subsec_millis.min(999))),
-            collected.homogeneous,
-        ),
-    };
+    let (sample, dimension) = sample_of(record, kind);
     let dimension = if dimension {
         truncate(record.dimension_label(), limits::NAME)
     } else {
@@ -503,10 +493,26 @@ pub fn push_record(
         ("family", truncate(record.chart.family, limits::NAME)),
         ("instance", truncate(record.host.hostname, limits::HOSTNAME)),
     ]);
-    encoder.push_series(
-        labels.get(..n).unwrap_or(&[]),
-        Sample::new(value, timestamp),
-    )
+    encoder.push_series(labels.get(..n).unwrap_or(&[]), sample)
+}
+
+/// The sample of `record` as a series of `kind`, and whether the series has a
+/// `dimension` label.
+#[inline]
+fn sample_of(record: &Record<'_>, kind: SeriesKind) -> (Sample, bool) {
+    let value = match record.value {
+        Value::Stored(decimal) => decimal.to_f64(),
+        Value::Collected(raw) => raw as f64,
+    };
+    let seconds_ms = record.timestamp.saturating_mul(1000);
+    let (timestamp, dimension) = match kind {
+        SeriesKind::Stored(_) => (seconds_ms, true),
+        SeriesKind::Collected(collected) => (
+            seconds_ms.saturating_add(i64::from(collected.subsec_millis.min(999))),
+            collected.homogeneous,
+        ),
+    };
+    (Sample::new(value, timestamp), dimension)
 }
 
 /// One `name=value` pair of the host tags, as written (not yet checked, see
@@ -1038,5 +1044,97 @@ impl crate::engine::RecordFormat for RemoteWriteFormat {
         let mut encoder = WriteRequestEncoder::new(out);
         push_record(&mut encoder, record, self.kind, self.options)?;
         Ok(encoder.finish())
+    }
+
+    #[inline]
+    fn write_cached(
+        &self,
+        cache: &mut ChartCache,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        cache.write(self, record, out)
+    }
+}
+
+/// Tells `ChartPart::with_timestamp_piece` the piece is a remote-write timestamp field.
+const TIMESTAMP_TAG: u8 = 5;
+
+/// Remote write's chart part: the `__name__` and `chart` labels (head) and the `family`
+/// and `instance` labels (tail), encoded once per chart; each record adds its
+/// `dimension` label and its sample. A heterogeneous as-collected chart (whose metric
+/// names hold the dimension) has no chart part: its records are encoded one by one.
+impl ChartFormat for RemoteWriteFormat {
+    const CHART_STRS: usize = 4;
+
+    #[inline]
+    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
+        let c = &record.chart;
+        [record.chart_label(), c.family, c.context, c.units, "", ""]
+    }
+
+    fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
+        let (labels, n) =
+            collect_labels([("instance", truncate(record.host.hostname, limits::HOSTNAME))]);
+        let labels = labels.get(..n).unwrap_or(&[]);
+        part.set_host_bytes(0, protobuf::labels_len(labels), |_, tail| {
+            protobuf::write_labels(labels, tail)
+        })
+    }
+
+    fn write_chart_part(
+        &self,
+        record: &Record<'_>,
+        part: &mut ChartPart,
+    ) -> Result<(), BufferFull> {
+        if let SeriesKind::Collected(Collected {
+            homogeneous: false, ..
+        }) = self.kind
+        {
+            return Err(BufferFull);
+        }
+        let name = MetricName::new(record, self.kind, self.options);
+        let (head, h) = collect_labels([
+            (NAME_LABEL, name.as_str()),
+            ("chart", truncate(record.chart_label(), limits::NAME)),
+        ]);
+        let (tail, t) = collect_labels([("family", truncate(record.chart.family, limits::NAME))]);
+        let (head, tail) = (head.get(..h).unwrap_or(&[]), tail.get(..t).unwrap_or(&[]));
+        part.set_chart_bytes(
+            protobuf::labels_len(head),
+            protobuf::labels_len(tail),
+            |head_out, tail_out| {
+                protobuf::write_labels(head, head_out)?;
+                protobuf::write_labels(tail, tail_out)
+            },
+        )
+    }
+
+    #[inline]
+    fn write_with_chart_part(
+        &self,
+        part: &mut ChartPart,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, BufferFull> {
+        // Only charts whose series have a `dimension` label have a part.
+        let (sample, _) = sample_of(record, self.kind);
+        let dimension = truncate(record.dimension_label(), limits::NAME);
+        let label = [Label::new("dimension", dimension)];
+        let labels = if dimension.is_empty() {
+            &[][..]
+        } else {
+            &label[..]
+        };
+        // The timestamp field is the same for every record of an export span.
+        let (head, tail, timestamp) =
+            part.with_timestamp_piece(sample.timestamp, TIMESTAMP_TAG, |t, out| {
+                protobuf::timestamp_field(t, out)
+            });
+        protobuf::encode_series_parts(head, labels, tail, sample.value.to_bits(), timestamp, out)
+    }
+
+    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+        crate::engine::RecordFormat::write(self, record, out)
     }
 }

@@ -20,7 +20,7 @@
 //! `timeseries` fields, so the bytes written so far are always a complete message.
 
 use super::varint::{fill_varint, sizeof_varint, sizeof_varint_i64};
-use crate::format::text::copy_bytes;
+use crate::format::text::{copy_bytes, Pieces};
 use crate::format::BufferFull;
 
 /// Field 1, wire type 2 (length-delimited): `WriteRequest.timeseries`,
@@ -150,6 +150,141 @@ impl TimeSeries<'_> {
     }
 }
 
+/// The bytes `labels` take as label fields of a `TimeSeries`.
+#[inline]
+pub(crate) const fn labels_len(labels: &[Label<'_>]) -> usize {
+    let mut size = 0usize;
+    let mut i = 0;
+    while i < labels.len() {
+        size = size.saturating_add(nested_field_len(labels[i].compute_size()));
+        i += 1;
+    }
+    size
+}
+
+/// Writes `labels` as label fields of a `TimeSeries` into `out`, which must be exactly
+/// [`labels_len`] long.
+pub(crate) fn write_labels(labels: &[Label<'_>], out: &mut [u8]) -> Result<(), BufferFull> {
+    if out.len() != labels_len(labels) {
+        return Err(BufferFull);
+    }
+    let mut sink = Sink { buf: out, pos: 0 };
+    for label in labels {
+        sink.label(label);
+    }
+    Ok(())
+}
+
+/// Writes one `WriteRequest.timeseries` field made of `head` (label fields already
+/// encoded, see [`write_labels`]), `labels`, `tail` (encoded label fields) and a sample
+/// of the value `bits` (an `f64`'s) and `timestamp`, the sample's encoded timestamp field
+/// ([`timestamp_field`]), at the start of `out`; returns its length: the bytes of a
+/// [`TimeSeries`] of all those labels in that order.
+///
+/// # Errors
+///
+/// [`BufferFull`] if `out` is shorter than the field; `out` is then left untouched.
+#[inline]
+pub(crate) fn encode_series_parts(
+    head: &[u8],
+    labels: &[Label<'_>],
+    tail: &[u8],
+    bits: u64,
+    timestamp: &[u8],
+    out: &mut [u8],
+) -> Result<usize, BufferFull> {
+    let sample_size = if bits == 0 { 0 } else { 1 + 8 } + timestamp.len();
+    if let [label] = labels {
+        if let Some(n) = encode_one_label_fast(head, label, tail, bits, timestamp, sample_size, out)
+        {
+            return n;
+        }
+    }
+    let size = head.len() + labels_len(labels) + tail.len() + nested_field_len(sample_size);
+    let len = nested_field_len(size);
+    let dst = out.get_mut(..len).ok_or(BufferFull)?;
+    let mut sink = Sink { buf: dst, pos: 0 };
+    sink.len_prefix(TAG_1_LEN, size);
+    sink.bytes(head);
+    for label in labels {
+        sink.label(label);
+    }
+    sink.bytes(tail);
+    sink.len_prefix(TAG_2_LEN, sample_size);
+    if bits != 0 {
+        sink.byte(TAG_1_FIXED64);
+        sink.bytes(&bits.to_le_bytes());
+    }
+    sink.bytes(timestamp);
+    debug_assert_eq!(sink.pos, len, "the size disagrees with the writer");
+    Ok(len)
+}
+
+/// [`encode_series_parts`] with one label when every length is one byte (a label name
+/// and value below 128 bytes together, a sample below 128 bytes) and the series is
+/// below 2^14 bytes, the usual case: the same bytes, written in one pass without the
+/// general size arithmetic. `None` when the case does not apply.
+#[inline(always)]
+fn encode_one_label_fast(
+    head: &[u8],
+    label: &Label<'_>,
+    tail: &[u8],
+    bits: u64,
+    timestamp: &[u8],
+    sample_size: usize,
+    out: &mut [u8],
+) -> Option<Result<usize, BufferFull>> {
+    let (name, value) = (label.name.as_bytes(), label.value.as_bytes());
+    let label_size = 4 + name.len() + value.len();
+    if name.is_empty() || value.is_empty() || label_size >= 0x80 || sample_size >= 0x80 {
+        return None;
+    }
+    let size = head.len() + 2 + label_size + tail.len() + 2 + sample_size;
+    if size >= 0x4000 {
+        return None;
+    }
+    let (prefix, prefix_len) = if size < 0x80 {
+        ([TAG_1_LEN, size as u8, 0], 2)
+    } else {
+        ([TAG_1_LEN, size as u8 | 0x80, (size >> 7) as u8], 3)
+    };
+    let len = prefix_len + size;
+    let Ok(mut w) = Pieces::new(out, len) else {
+        return Some(Err(BufferFull));
+    };
+    w.put(prefix.get(..prefix_len).unwrap_or(&prefix));
+    w.put(head);
+    w.put(&[TAG_1_LEN, label_size as u8, TAG_1_LEN, name.len() as u8]);
+    w.put(name);
+    w.put(&[TAG_2_LEN, value.len() as u8]);
+    w.put(value);
+    w.put(tail);
+    w.put(&[TAG_2_LEN, sample_size as u8]);
+    if bits != 0 {
+        w.put(&[TAG_1_FIXED64]);
+        w.put(&bits.to_le_bytes());
+    }
+    w.put(timestamp);
+    Some(Ok(len))
+}
+
+/// Writes a sample's timestamp field for `timestamp` (ms) into `out` and returns its
+/// length: nothing for 0 (the default), else the tag and the varint (at most 11 bytes).
+pub(crate) fn timestamp_field(timestamp: i64, out: &mut [u8]) -> usize {
+    if timestamp == 0 {
+        return 0;
+    }
+    let n = sizeof_varint(timestamp as u64);
+    match out.get_mut(..1 + n) {
+        Some(dst) => {
+            dst[0] = TAG_2_VARINT;
+            fill_varint(timestamp as u64, &mut dst[1..]);
+            1 + n
+        }
+        None => 0,
+    }
+}
+
 /// The length of a string field holding `len` bytes: nothing when empty (the default).
 const fn string_field_len(len: usize) -> usize {
     if len == 0 {
@@ -196,6 +331,14 @@ impl Sink<'_> {
         if value < 0x80 {
             // One byte: the usual length of a label or a string.
             return self.byte(value as u8);
+        }
+        if value < 0x4000 {
+            // Two bytes: the usual length of a series.
+            if let Some(dst) = self.buf.get_mut(self.pos..self.pos + 2) {
+                dst.copy_from_slice(&[value as u8 | 0x80, (value >> 7) as u8]);
+            }
+            self.pos = self.pos.saturating_add(2);
+            return;
         }
         let end = self.pos.saturating_add(sizeof_varint(value));
         if let Some(dst) = self.buf.get_mut(self.pos..end) {

@@ -236,15 +236,19 @@ impl Out<'_> {
 }
 
 /// The four bytes at `at` as a little-endian word (zero past the end, which callers avoid).
+#[inline(always)]
 fn load32(bytes: &[u8], at: usize) -> u32 {
-    match bytes.get(at..at.saturating_add(4)) {
-        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-        _ => 0,
+    match bytes.get(at..).and_then(<[u8]>::first_chunk::<4>) {
+        Some(word) => u32::from_le_bytes(*word),
+        None => 0,
     }
 }
 
+/// The table slot of `word`: the top `32 − shift` bits of its product with
+/// [`HASH_MUL`] (none for a shift of 32 or more).
+#[inline(always)]
 fn hash(word: u32, shift: u32) -> usize {
-    word.wrapping_mul(HASH_MUL).checked_shr(shift).unwrap_or(0) as usize
+    (u64::from(word.wrapping_mul(HASH_MUL)) >> (shift & 63)) as usize
 }
 
 /// How many bytes agree from `a` and from `b` onwards (`a < b`), up to the end of `bytes`.
