@@ -256,7 +256,11 @@ cat >"$TMP/backhaul.conf" <<CONF
     update every = 1
 CONF
 "$BACKHAUL" --check-config "$TMP/backhaul.conf" >&2 || die "backhaul rejects the configuration"
-"$BACKHAUL" --config "$TMP/backhaul.conf" --bind 127.0.0.1:0 --synthetic-metrics "$SYNTHETIC" --history "$HISTORY" \
+SYNTHETIC_ARGS=()
+if ((SYNTHETIC > 0)); then
+    SYNTHETIC_ARGS=(--synthetic-metrics "$SYNTHETIC") # 0: this machine's metrics alone
+fi
+"$BACKHAUL" --config "$TMP/backhaul.conf" --bind 127.0.0.1:0 "${SYNTHETIC_ARGS[@]}" --history "$HISTORY" \
     2>"$TMP/backhaul.log" &
 BH=$!
 PIDS+=("$BH")

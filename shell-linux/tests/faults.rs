@@ -462,6 +462,11 @@ fn connections_cut_mid_record_lose_duplicate_and_tear_nothing() {
         &["--synthetic-metrics", "200", "--history", "120"],
     );
     backhaul.wait_printed(500);
+    // First a server that reads slowly (2 KiB every 100 ms, about what the daemon
+    // sends): acknowledgements trickle in after the writes.
+    proxy.slow(2048, Duration::from_millis(100));
+    std::thread::sleep(Duration::from_secs(4));
+    proxy.resume();
     let mut cuts = Vec::new();
     for _ in 0..4 {
         cuts.push(proxy.cut_mid_record(2000));

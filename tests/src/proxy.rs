@@ -1147,6 +1147,21 @@ mod tests {
     }
 
     #[test]
+    fn slow_reading_still_forwards_everything() {
+        let (up, got) = sink();
+        let proxy = FaultProxy::start(up, ProxyOptions::default());
+        proxy.slow(7, Duration::from_millis(5));
+        let mut c = TcpStream::connect(proxy.addr()).unwrap();
+        let text: Vec<u8> = (0..50)
+            .flat_map(|i| format!("m{i} 1 1\n").into_bytes())
+            .collect();
+        c.write_all(&text).unwrap();
+        wait_until("everything", || lock(&got).len() == text.len());
+        assert_eq!(*lock(&got), text);
+        proxy.resume();
+    }
+
+    #[test]
     fn http_message_lengths() {
         assert_eq!(http_message_len(b"POST / HTTP/1.1\r\n\r\n"), Some(19));
         assert_eq!(

@@ -8,6 +8,9 @@
 //! record because a buffer filled up. Each format also documents a worst-case record length
 //! (`MAX_LINE_LEN` or a `const fn`) so that shells can size buffers at compile time.
 //!
+//! The bytes of a record that depend only on its host and chart can be prepared once per
+//! chart and reused for each of its dimensions, with the same result: see [`chart`].
+//!
 //! The metadata of a record ([`HostMeta`], [`ChartMeta`], [`DimensionMeta`]) is borrowed
 //! from the caller. Every text field is bounded before it is written (see [`limits`]), and
 //! every byte that could break a record (a separator, a newline, a quote) is replaced or

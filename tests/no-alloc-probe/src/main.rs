@@ -206,7 +206,11 @@ fn exercise() {
     cache.clear();
     black_box(cache.write(&opentsdb::Telnet, &record, &mut line).is_ok());
     cache.clear();
-    black_box(cache.write(&opentsdb::HttpObject, &record, &mut line).is_ok());
+    black_box(
+        cache
+            .write(&opentsdb::HttpObject, &record, &mut line)
+            .is_ok(),
+    );
     cache.clear();
     black_box(cache.write(&json::Json, &record, &mut line).is_ok());
     cache.clear();
