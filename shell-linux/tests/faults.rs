@@ -90,12 +90,9 @@ impl Backhaul {
 
     /// SIGTERM, then waits for a clean exit (it delivers what is buffered first).
     fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill has no memory effects; the pid is our child's, not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
         let deadline = Instant::now() + DEADLINE;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -376,37 +373,68 @@ fn wait_caught_up(backhaul: &Backhaul, proxy: &FaultProxy) {
 /// the signal never formats the spans it had not reached: they are neither sent nor
 /// counted, see docs/reliability.md.)
 fn stop_caught_up(backhaul: &mut Backhaul, proxy: &FaultProxy) {
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let ms = || {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_millis()
-        };
-        let now = ms();
-        let wait = if now < 300 { 300 - now } else { 1300 - now };
-        std::thread::sleep(Duration::from_millis(u64::from(wait)));
-        let until = backhaul.newest_printed();
-        let mut seen: BTreeSet<String> = proxy.forwarded_lines().into_iter().collect();
-        for c in proxy.connections() {
-            seen.extend(c.lost_lines());
-        }
-        let caught_up = backhaul
-            .printed()
-            .iter()
-            .filter(|l| timestamp(l) == until)
-            .all(|l| seen.contains(l));
-        if caught_up && ms() < 800 {
-            backhaul.stop();
-            return;
-        }
         assert!(
             Instant::now() < deadline,
             "the destination did not catch up within {DEADLINE:?}; proxy: {}; log:\n{}",
             proxy.summary(),
             backhaul.log()
         );
+        // The next x.4 s of the wall clock, and x.75 s, by when the signal must be sent.
+        let now = now_ms();
+        let into = now % 1000;
+        let target = if into < 400 {
+            now - into + 400
+        } else {
+            now - into + 1400
+        };
+        let latest = target + 350;
+        std::thread::sleep(Duration::from_millis((target - now) as u64));
+        // This second's span has been printed entirely (a busy daemon may take a few
+        // hundred milliseconds after the whole second).
+        let count = backhaul.printed_count();
+        std::thread::sleep(Duration::from_millis(100));
+        if backhaul.printed_count() != count {
+            continue;
+        }
+        // The newest printed second's records (printed last), and the newest records the
+        // proxy forwarded (forwarded last, on the newest connections).
+        let (until, want): (i64, Vec<String>) = {
+            let printed = backhaul.printed.lock().unwrap();
+            let until = printed.last().map_or(0, |l| timestamp(l));
+            let want = printed
+                .iter()
+                .rev()
+                .take_while(|l| timestamp(l) == until)
+                .cloned()
+                .collect();
+            (until, want)
+        };
+        let mut seen = std::collections::HashSet::new();
+        for c in proxy.connections().iter().rev().take(3) {
+            seen.extend(c.lost_lines());
+            let forwarded = String::from_utf8_lossy(&c.received[..c.forwarded]).into_owned();
+            seen.extend(
+                forwarded
+                    .lines()
+                    .rev()
+                    .take_while(|l| timestamp(l) >= until - 5)
+                    .map(str::to_owned),
+            );
+        }
+        // Well before the next whole second: the daemon handles the signal before it
+        // collects again.
+        if want.iter().all(|l| seen.contains(l)) && now_ms() < latest {
+            backhaul.stop();
+            return;
+        }
     }
 }
 
@@ -434,13 +462,13 @@ fn a_send_buffer_smaller_than_one_second_of_records_keeps_up() {
     stop_caught_up(&mut backhaul, &proxy);
     let printed = backhaul.printed();
     let forwarded = forwarded_exactly_once(&proxy, &printed);
+    assert_all_arrived(&forwarded, &printed, &backhaul);
     assert_eq!(
         backhaul.delivered("small"),
         (printed.len() as u64, 0),
         "{}",
         backhaul.log()
     );
-    assert_all_arrived(&forwarded, &printed, &backhaul);
     let want: BTreeMap<(String, i64), f64> = printed.iter().map(|l| point(l)).collect();
     assert_server_has_exactly(&vm, &want, Point::series);
 }
