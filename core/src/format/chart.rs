@@ -528,6 +528,33 @@ impl Default for ChartCache {
     }
 }
 
+/// Implements [`RecordFormat`](crate::engine::RecordFormat) for a [`ChartFormat`]: `write`
+/// is its per-record function, and `write_cached` goes through the [`ChartCache`].
+macro_rules! record_format_from_chart_parts {
+    ($format:ty) => {
+        impl crate::engine::RecordFormat for $format {
+            fn write(
+                &self,
+                record: &$crate::format::Record<'_>,
+                out: &mut [u8],
+            ) -> Result<usize, $crate::format::BufferFull> {
+                $crate::format::chart::ChartFormat::write_record(self, record, out)
+            }
+
+            #[inline]
+            fn write_cached(
+                &self,
+                cache: &mut $crate::format::chart::ChartCache,
+                record: &$crate::format::Record<'_>,
+                out: &mut [u8],
+            ) -> Result<usize, $crate::format::BufferFull> {
+                cache.write(self, record, out)
+            }
+        }
+    };
+}
+pub(crate) use record_format_from_chart_parts;
+
 #[cfg(test)]
 mod tests {
     extern crate std;

@@ -28,7 +28,7 @@
 //! `gateway-01`. A negative timestamp is printed with its sign (netdata's `%llu` would
 //! print it modulo 2^64).
 
-use super::chart::{ChartCache, ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::chart::{ChartFormat, ChartPart, CHART_KEY_STRS};
 use super::text::{self, path_byte, word_byte, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
 use crate::name::{BACKEND_NAME_USABLE, BACKEND_TABLE};
@@ -139,21 +139,7 @@ impl ChartFormat for Graphite {
     }
 }
 
-impl crate::engine::RecordFormat for Graphite {
-    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write(record, out)
-    }
-
-    #[inline]
-    fn write_cached(
-        &self,
-        cache: &mut ChartCache,
-        record: &Record<'_>,
-        out: &mut [u8],
-    ) -> Result<usize, BufferFull> {
-        cache.write(self, record, out)
-    }
-}
+super::chart::record_format_from_chart_parts!(Graphite);
 
 /// Writes the graphite line of `record` from `part`, the chart part
 /// [`Graphite::write_chart_part`] wrote for a record of the same prefix, hostname, tags

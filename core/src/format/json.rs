@@ -23,7 +23,7 @@
 //! written as an escaped string. A negative timestamp is printed with its sign
 //! (netdata's `%llu` would print it modulo 2^64).
 
-use super::chart::{ChartCache, ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::chart::{ChartFormat, ChartPart, CHART_KEY_STRS};
 use super::text::{self, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
 use crate::number::IntBuffer;
@@ -183,21 +183,7 @@ impl ChartFormat for Json {
     }
 }
 
-impl crate::engine::RecordFormat for Json {
-    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write(record, out)
-    }
-
-    #[inline]
-    fn write_cached(
-        &self,
-        cache: &mut ChartCache,
-        record: &Record<'_>,
-        out: &mut [u8],
-    ) -> Result<usize, BufferFull> {
-        cache.write(self, record, out)
-    }
-}
+super::chart::record_format_from_chart_parts!(Json);
 
 /// Writes the JSON line of `record` from `part`, the chart part [`Json::write_chart_part`]
 /// wrote for a record of the same host and chart fields: the same bytes as [`write()`],

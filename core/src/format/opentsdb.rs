@@ -37,7 +37,7 @@
 //! A negative timestamp is printed with its sign (netdata's `%llu` would print it
 //! modulo 2^64).
 
-use super::chart::{ChartCache, ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::chart::{ChartFormat, ChartPart, CHART_KEY_STRS};
 use super::text::{self, line_byte, path_byte, word_byte, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
 use crate::name::{BACKEND_NAME_USABLE, BACKEND_TABLE};
@@ -348,37 +348,9 @@ impl ChartFormat for HttpObject {
     }
 }
 
-impl crate::engine::RecordFormat for Telnet {
-    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write(record, out)
-    }
+super::chart::record_format_from_chart_parts!(Telnet);
 
-    #[inline]
-    fn write_cached(
-        &self,
-        cache: &mut ChartCache,
-        record: &Record<'_>,
-        out: &mut [u8],
-    ) -> Result<usize, BufferFull> {
-        cache.write(self, record, out)
-    }
-}
-
-impl crate::engine::RecordFormat for HttpObject {
-    fn write(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write_object(record, out)
-    }
-
-    #[inline]
-    fn write_cached(
-        &self,
-        cache: &mut ChartCache,
-        record: &Record<'_>,
-        out: &mut [u8],
-    ) -> Result<usize, BufferFull> {
-        cache.write(self, record, out)
-    }
-}
+super::chart::record_format_from_chart_parts!(HttpObject);
 
 /// Tell `ChartPart::with_timestamp` which literals go around the timestamp.
 const TELNET_TIMESTAMP_TAG: u8 = 2;
