@@ -75,6 +75,15 @@ impl CodecSpec {
         }
     }
 
+    /// The destination's timeout for a configured `timeout ms`: a MongoDB URI's
+    /// `socketTimeoutMS`/`connectTimeoutMS` can lower it.
+    pub fn timeout_ms(&self, configured: u64) -> u64 {
+        match self {
+            Self::Kinesis(_) => configured,
+            Self::Mongo(spec) => spec.timeout_ms(configured),
+        }
+    }
+
     /// The largest batch body, in bytes, for a send buffer of `buffer_size` bytes.
     pub fn max_body(&self, buffer_size: usize) -> usize {
         let protocol_limit = match self {

@@ -237,11 +237,9 @@ fn parse(text: &str, path: &Path, machine: &str) -> Result<Parsed, String> {
             data_source: instance.data_source,
             update_every: instance.update_every,
             buffer_size: instance.buffer_size as usize,
-            // MongoDB: the URI's socketTimeoutMS/connectTimeoutMS lower `timeout ms`.
-            timeout_ms: match &codec {
-                Some(CodecSpec::Mongo(mongo)) => mongo.timeout_ms(instance.timeout_ms),
-                _ => instance.timeout_ms,
-            },
+            timeout_ms: codec
+                .as_ref()
+                .map_or(instance.timeout_ms, |c| c.timeout_ms(instance.timeout_ms)),
             names: instance.send_names_instead_of_ids,
             charts: instance.send_charts_matching.to_owned(),
             http,
