@@ -252,26 +252,30 @@ fn hash(word: u32, shift: u32) -> usize {
 }
 
 /// How many bytes agree from `a` and from `b` onwards (`a < b`), up to the end of `bytes`.
+#[inline(always)]
 fn match_len(bytes: &[u8], a: usize, b: usize) -> usize {
+    let (Some(x), Some(y)) = (bytes.get(a..), bytes.get(b..)) else {
+        return 0;
+    };
+    // Eight bytes at a time (`y`, the later one, is the shorter), then byte by byte.
+    let (mut xs, mut ys) = (x.chunks_exact(8), y.chunks_exact(8));
     let mut n = 0;
-    // Eight bytes at a time, then byte by byte.
-    while let (Some(x), Some(y)) = (bytes.get(a + n..a + n + 8), bytes.get(b + n..b + n + 8)) {
-        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+    for (cx, cy) in (&mut xs).zip(&mut ys) {
+        let (Ok(cx), Ok(cy)) = (<[u8; 8]>::try_from(cx), <[u8; 8]>::try_from(cy)) else {
             break;
         };
-        let diff = u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+        let diff = u64::from_le_bytes(cx) ^ u64::from_le_bytes(cy);
         if diff != 0 {
             return n + (diff.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
-    while let (Some(x), Some(y)) = (bytes.get(a + n), bytes.get(b + n)) {
-        if x != y {
-            break;
-        }
-        n += 1;
-    }
-    n
+    let rest = x.get(n..).unwrap_or(&[]);
+    n + rest
+        .iter()
+        .zip(ys.remainder())
+        .take_while(|(p, q)| p == q)
+        .count()
 }
 
 /// Compresses one fragment (at most 64 KiB) with the table, appending its elements.
@@ -410,6 +414,116 @@ mod tests {
                 (seed % u64::from(alphabet)) as u8
             })
             .collect()
+    }
+
+    /// The first, straightforward version of the compressor's search (byte-wise match
+    /// extension), kept as the oracle of the faster one: same table, same input, the
+    /// very same block.
+    fn reference_block(input: &[u8], table_len: usize) -> Vec<u8> {
+        fn reference_match_len(bytes: &[u8], a: usize, b: usize) -> usize {
+            let mut n = 0;
+            while b + n < bytes.len() && bytes[a + n] == bytes[b + n] {
+                n += 1;
+            }
+            n
+        }
+        let mut output = std::vec![0u8; max_compressed_len(input.len())];
+        let table_len = usable_table_len(table_len);
+        let mut table = std::vec![0u16; table_len];
+        let mut out = Out {
+            buf: &mut output,
+            pos: 0,
+            overflow: false,
+        };
+        out.varint(input.len() as u64);
+        for fragment in input.chunks(FRAGMENT_LEN) {
+            let size = table.len().min(fragment.len().next_power_of_two());
+            let table = &mut table[..size];
+            if fragment.len() < MIN_SEARCH_LEN || table.is_empty() {
+                out.literal(fragment);
+                continue;
+            }
+            table.fill(0);
+            let shift = 32 - size.trailing_zeros();
+            let limit = fragment.len() - INPUT_MARGIN;
+            let (mut emitted, mut ip) = (0, 1);
+            'search: loop {
+                let mut misses = 32u32;
+                let mut candidate = loop {
+                    if ip > limit {
+                        break 'search;
+                    }
+                    let word = load32(fragment, ip);
+                    let slot = &mut table[hash(word, shift)];
+                    let candidate = core::mem::replace(slot, ip as u16) as usize;
+                    if candidate < ip && load32(fragment, candidate) == word {
+                        break candidate;
+                    }
+                    ip += (misses >> 5) as usize;
+                    misses += 1;
+                };
+                out.literal(&fragment[emitted..ip]);
+                loop {
+                    let len = 4 + reference_match_len(fragment, candidate + 4, ip + 4);
+                    out.copy(ip - candidate, len);
+                    ip += len;
+                    emitted = ip;
+                    if ip >= limit {
+                        break 'search;
+                    }
+                    table[hash(load32(fragment, ip - 1), shift)] = (ip - 1) as u16;
+                    let word = load32(fragment, ip);
+                    candidate =
+                        core::mem::replace(&mut table[hash(word, shift)], ip as u16) as usize;
+                    if candidate >= ip || load32(fragment, candidate) != word {
+                        ip += 1;
+                        break;
+                    }
+                }
+            }
+            out.literal(&fragment[emitted..]);
+        }
+        let n = out.pos;
+        output.truncate(n);
+        output
+    }
+
+    #[test]
+    fn blocks_match_the_reference_compressor() {
+        // Remote-write-like input: long repeated label runs with a few bytes changing.
+        let mut series = Vec::new();
+        for i in 0u32..3000 {
+            series.extend_from_slice(
+                b"\x0a\x3b\x0a\x08__name__\x12\x2fnetdata_system_cpu_percentage_average",
+            );
+            series.extend_from_slice(&(i % 7).to_le_bytes());
+            series.extend_from_slice(
+                &u64::from(i)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .to_le_bytes(),
+            );
+        }
+        let text = b"the quick brown fox jumps over the lazy dog; ".repeat(300);
+        let mut inputs = std::vec![series, text, std::vec![0u8; 140_000]];
+        for (alphabet, len) in [(2u8, 5000), (4, 70_000), (16, 3000), (255, 1000), (3, 17)] {
+            inputs.push(noise(len, alphabet, u64::from(alphabet) * 31 + 1));
+        }
+        for len in 0..64 {
+            inputs.push(noise(len, 2, len as u64 + 5));
+        }
+        for input in &inputs {
+            for table_len in [16, 256, DEFAULT_TABLE_LEN] {
+                let mut output = std::vec![0u8; max_compressed_len(input.len())];
+                let mut table = std::vec![0xffffu16; table_len];
+                let n = compress(input, &mut output, &mut table).unwrap();
+                assert_eq!(
+                    output[..n],
+                    reference_block(input, table_len)[..],
+                    "{} bytes, table {table_len}",
+                    input.len()
+                );
+            }
+        }
     }
 
     #[test]
