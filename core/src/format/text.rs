@@ -296,8 +296,12 @@ pub(super) fn copy_bytes(dst: &mut [u8], src: &[u8]) {
     } else if (4..8).contains(&n) {
         copy_chunk::<4>(dst, src, 0);
         copy_chunk::<4>(dst, src, n - 4);
-    } else if n < 4 {
-        for (d, &b) in dst.iter_mut().zip(src) {
+    } else if (2..4).contains(&n) {
+        // Not a byte loop: the compiler turns one into a call to `memcpy`.
+        copy_chunk::<2>(dst, src, 0);
+        copy_chunk::<2>(dst, src, n - 2);
+    } else if n == 1 {
+        if let (Some(d), Some(&b)) = (dst.first_mut(), src.first()) {
             *d = b;
         }
     } else if let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) {
@@ -587,6 +591,18 @@ mod tests {
         other_controls: "\u{0}x\u{1f}" => r"\u0000x\u001f";
         del_and_utf8_stay: "\u{7f}é\u{2028}" => "\u{7f}é\u{2028}";
         only_escapes: "\"\"" => r#"\"\""#;
+    }
+
+    #[test]
+    fn copy_bytes_copies_every_length_exactly() {
+        let src: Vec<u8> = (0..200u8).map(|b| b.wrapping_mul(37) | 1).collect();
+        for n in 0..=src.len() {
+            // The destination one byte longer: the byte after the copy stays as it was.
+            let mut dst = vec![0u8; n + 1];
+            copy_bytes(&mut dst[..n], &src[..n]);
+            assert_eq!(dst[..n], src[..n], "{n} bytes");
+            assert_eq!(dst[n], 0, "{n} bytes: wrote past the copy");
+        }
     }
 
     #[test]
