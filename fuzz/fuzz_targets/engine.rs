@@ -392,7 +392,7 @@ fuzz_target!(|input: Input| {
             }
             Event::Status(st) => engine.handle_http_status(now, st),
             Event::Received(n) => engine.handle_received(now, usize::from(n)),
-            Event::StopProducing => engine.stop_producing(),
+            Event::StopProducing => engine.stop_producing(&rings),
             Event::Headers(a) => engine.set_http_extra_headers(if a { headers_a } else { "" }),
             Event::Timeout => {
                 if let Some(t) = engine.poll_timeout() {

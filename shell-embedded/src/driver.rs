@@ -9,7 +9,9 @@
 //! more bytes again (say, on a UART's TX-empty interrupt).
 
 use backhaul_core::config::DataSource;
-use backhaul_core::engine::{Action, Config, Counters, Engine, Framing, RecordFormat, Source};
+use backhaul_core::engine::{
+    Action, Config, Counters, Engine, Framing, LossReason, RecordFormat, Source,
+};
 use backhaul_core::format::{graphite, BufferFull, HostMeta, Record};
 use backhaul_core::time::{Duration, Instant};
 
@@ -87,7 +89,7 @@ pub struct Exporter<'a, T, C, B, F = FormatFn, Y = NoCycles> {
     connecting: Option<usize>,
     cpu_cycles: u64,
     monitor: Option<Monitor>,
-    lost: [u64; 4],
+    lost: [u64; LossReason::ALL.len()],
 }
 
 impl<'a, T, C, B> Exporter<'a, T, C, B>
@@ -129,7 +131,7 @@ where
             connecting: None,
             cpu_cycles: 0,
             monitor: None,
-            lost: [0; 4],
+            lost: [0; LossReason::ALL.len()],
         }
     }
 }
@@ -291,9 +293,7 @@ where
     fn log_losses(&mut self) {
         let now = self.engine.counters().lost_by_reason();
         if now != self.lost {
-            for (reason, (new, old)) in backhaul_core::engine::LossReason::ALL
-                .iter()
-                .zip(now.iter().zip(self.lost.iter()))
+            for (reason, (new, old)) in LossReason::ALL.iter().zip(now.iter().zip(self.lost.iter()))
             {
                 if new > old {
                     warn!("backhaul: lost {} records: {}", new - old, reason.as_str());
@@ -331,8 +331,14 @@ where
 
     /// Stops formatting new records; what is buffered is still written by later polls.
     /// For a shutdown: poll until [`buffered_bytes`](Self::buffered_bytes) is 0.
-    pub fn stop_producing(&mut self) {
-        self.engine.stop_producing();
+    ///
+    /// `source` is what [`poll`](Self::poll) exports: the records it holds that were
+    /// due and not formatted yet (the exporter was behind, e.g. after an outage) are
+    /// counted as lost ([`LossReason::Shutdown`]) and logged now, so that no record is
+    /// lost silently.
+    pub fn stop_producing<S: Source + ?Sized>(&mut self, source: &S) {
+        self.engine.stop_producing(source);
+        self.log_losses();
     }
 
     /// The engine, for what this driver does not expose.

@@ -610,6 +610,7 @@ impl Daemon {
         self.retiring.retain_mut(|(d, deadline)| {
             let done = d.engine.buffered_bytes() == 0 || now >= *deadline;
             if done {
+                log_losses(&d.spec.name, &d.reported, d.engine.counters());
                 if d.engine.counters().buffered > 0 {
                     log(format!(
                         "{}: the replaced configuration's last {} records could not be delivered in time",
@@ -744,7 +745,10 @@ impl Daemon {
                     ));
                     self.stopping = Some(now.saturating_add(Duration::from_millis(longest)));
                     for d in &mut self.destinations {
-                        d.engine.stop_producing();
+                        // A destination behind (buffer full, or catching up after an
+                        // outage) counts the records due and never formatted as lost
+                        // here; the shutdown report logs them.
+                        stop_producing(d, &self.charts);
                     }
                 }
                 _ => {}
@@ -818,8 +822,9 @@ impl Daemon {
             }
         }
         for mut d in unmatched {
-            // Removed from the configuration: deliver what it has, then go.
-            d.engine.stop_producing();
+            // Removed from the configuration: deliver what it has, then go. What it had
+            // not formatted yet is counted as lost, and logged when it goes.
+            stop_producing(&mut d, &self.charts);
             let deadline = now.saturating_add(Duration::from_millis(d.spec.timeout_ms));
             self.retiring.push((d, deadline));
         }
@@ -829,6 +834,14 @@ impl Daemon {
         self.settings = settings;
         log(format!("configuration reloaded: {}", self.status_line()));
     }
+}
+
+/// Stops `d`'s engine formatting, with the charts it exports (the engine counts the
+/// records it was due to format and never will as lost).
+fn stop_producing(d: &mut Destination, charts: &ChartSet) {
+    d.filter.refresh(charts);
+    let charts = d.filter.view(charts);
+    d.engine.stop_producing(&charts);
 }
 
 fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, now: Instant) {

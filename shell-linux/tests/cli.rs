@@ -271,3 +271,78 @@ fn a_port_in_use_is_a_clear_runtime_error() {
     let err = text(&out.stderr);
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }
+
+/// A destination that is down falls behind: its 1 KiB buffer holds a few records of the
+/// first span, and every later span is due and never formatted. At `SIGTERM` those
+/// records are counted as lost and logged with their reason, so that the exit report
+/// accounts for every record: the `records lost` lines add up to the final `lost`.
+#[test]
+fn records_never_formatted_at_exit_are_logged_as_lost() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+        // Closed here: connections are refused.
+    };
+    let config = temp_file(
+        "behind.conf",
+        format!(
+            "[graphite:behind]\n    destination = 127.0.0.1:{port}\n    update every = 1\n    \
+             buffer size = 1KiB\n    send charts matching = synthetic.*\n"
+        )
+        .as_bytes(),
+    );
+    let mut d = Daemon::start(&[
+        "--bind",
+        "none",
+        "--synthetic-metrics",
+        "200",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    // Stored averages need three seconds of points before the first span has records;
+    // after that, each second adds 200 records the buffer has no room for.
+    std::thread::sleep(Duration::from_secs(7));
+    d.signal("-TERM");
+    assert_eq!(d.wait(Duration::from_secs(10)), Some(0));
+    let mut log = String::new();
+    d.stderr.read_to_string(&mut log).unwrap();
+    let number_before = |line: &str, marker: &str| -> u64 {
+        let head = line.split(marker).next().unwrap();
+        head.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let shutdown: Vec<&str> = log
+        .lines()
+        .filter(|l| l.ends_with("records lost: due but not yet formatted at shutdown"))
+        .collect();
+    assert_eq!(shutdown.len(), 1, "{log}");
+    assert!(shutdown[0].starts_with("backhaul: behind: "), "{log}");
+    let never_formatted = number_before(shutdown[0], " records lost:");
+    assert!(never_formatted >= 200, "{log}");
+    let logged: u64 = log
+        .lines()
+        .filter(|l| l.starts_with("backhaul: behind: ") && l.contains(" records lost: "))
+        .map(|l| number_before(l, " records lost:"))
+        .sum();
+    let report = log
+        .lines()
+        .find(|l| l.starts_with("backhaul: behind: ") && l.contains(" records delivered, "))
+        .unwrap_or_else(|| panic!("no exit report in {log}"));
+    assert!(
+        report.starts_with("backhaul: behind: 0 records delivered, "),
+        "{log}"
+    );
+    let lost: u64 = report
+        .strip_suffix(" lost")
+        .and_then(|r| r.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        logged, lost,
+        "every lost record is in a `records lost` line: {log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("backhaul: behind: ") && l.contains("still buffered at exit")),
+        "{log}"
+    );
+}

@@ -16,15 +16,22 @@ pub enum LossReason {
     Oversized,
     /// The server rejected the request with an HTTP 4xx status other than 429.
     Rejected,
+    /// Production stopped (a shutdown, or a destination removed by a reload) while the
+    /// engine was behind: these records were due (their span's heartbeat had passed) but
+    /// never formatted, because the buffer was full or the engine was still catching up.
+    /// What was already buffered is not counted here: it is still sent, and what is left
+    /// at exit stays in [`Counters::buffered`].
+    Shutdown,
 }
 
 impl LossReason {
     /// Every reason, in the order of [`Counters::lost_by_reason`].
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Expired,
         Self::BufferFull,
         Self::Oversized,
         Self::Rejected,
+        Self::Shutdown,
     ];
 
     const fn index(self) -> usize {
@@ -33,6 +40,7 @@ impl LossReason {
             Self::BufferFull => 1,
             Self::Oversized => 2,
             Self::Rejected => 3,
+            Self::Shutdown => 4,
         }
     }
 
@@ -44,6 +52,7 @@ impl LossReason {
             Self::BufferFull => "send buffer full",
             Self::Oversized => "record larger than the send buffer",
             Self::Rejected => "rejected by the server",
+            Self::Shutdown => "due but not yet formatted at shutdown",
         }
     }
 }
@@ -69,9 +78,13 @@ pub struct Counters {
     pub delivered: u64,
     /// Records in the send buffer now.
     pub buffered: u64,
-    /// Records lost, for every reason.
+    /// Records lost, for every reason. A record is one metric's value for one span,
+    /// whether or not it was ever formatted: a record lost before it was formatted
+    /// (every [`LossReason::Expired`] and [`LossReason::Shutdown`] one, and an
+    /// as-collected value or a record that found no room) counts here and adds no bytes
+    /// to `bytes_lost`.
     pub lost: u64,
-    lost_by_reason: [u64; 4],
+    lost_by_reason: [u64; LossReason::ALL.len()],
     /// Bytes formatted into the send buffer.
     pub bytes_formatted: u64,
     /// Bytes the transport accepted (including bytes later sent again after a drop).
@@ -109,7 +122,7 @@ impl Counters {
 
     /// Records lost per reason, in the order of [`LossReason::ALL`].
     #[must_use]
-    pub const fn lost_by_reason(&self) -> [u64; 4] {
+    pub const fn lost_by_reason(&self) -> [u64; LossReason::ALL.len()] {
         self.lost_by_reason
     }
 

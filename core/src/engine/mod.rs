@@ -43,10 +43,15 @@
 //!
 //! Every record the engine accepts ends as exactly one of delivered, buffered or lost:
 //! `accepted == delivered + buffered + lost` holds after every call (see [`Counters`]).
+//! A record that was due and never formatted is not forgotten either: an engine that
+//! stops ([`Engine::stop_producing`]) while behind counts those records as lost
+//! ([`LossReason::Shutdown`]).
 
 mod buffer;
 mod counters;
 mod source;
+#[cfg(test)]
+mod tests;
 
 pub use counters::{Counters, LossReason};
 pub use source::{Collected, Metric, Source};
@@ -455,10 +460,92 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         }
     }
 
-    /// Stops formatting new spans; what is buffered is still sent. For shutting down
-    /// (deliver what is buffered, then exit) and for retiring an engine after a reload.
-    pub fn stop_producing(&mut self) {
+    /// Stops formatting; what is buffered is still sent. For shutting down (deliver what
+    /// is buffered, then exit) and for retiring an engine whose destination a reload
+    /// removed. (An engine replaced by one with new settings needs no stop: take its
+    /// [`resume_point`](Self::resume_point) instead, and nothing is lost.)
+    ///
+    /// Every record that is due and was never formatted is counted as lost,
+    /// [`LossReason::Shutdown`]: the rest of the span being formatted and every later
+    /// span whose heartbeat has passed (as of the last
+    /// [`handle_timeout`](Self::handle_timeout)), for an engine behind because its buffer
+    /// was full or because it is catching up after an outage. `source` must be what the
+    /// engine exports. The count is one record per metric and span, exactly the records
+    /// formatting would have made: a metric with no point in a span has no record to
+    /// lose, and a record whose points have already left the ring counts as
+    /// [`LossReason::Expired`], as formatting would count it. A span whose heartbeat has
+    /// not been handled is not due: its records do not exist yet and are not counted.
+    /// Without this, stopping behind would lose those records silently.
+    ///
+    /// The work is one pass over the metrics per due span that can still have a point
+    /// (spans after every ring's newest point are skipped at once, so a clock jump costs
+    /// nothing): at most the rings' history, not bounded per call as
+    /// [`poll_transmit`](Self::poll_transmit) is, since it happens once. Calling it again
+    /// does nothing.
+    pub fn stop_producing<S: Source + ?Sized>(&mut self, source: &S) {
+        if !self.producing {
+            return;
+        }
         self.producing = false;
+        self.work_pending = false;
+        self.close_open_batch();
+        self.count_unformatted(source);
+    }
+
+    /// Counts every due record not formatted as lost ([`LossReason::Shutdown`]) and moves
+    /// the span cursor past them, walking the spans exactly as [`produce`](Self::produce)
+    /// does, without formatting.
+    fn count_unformatted<S: Source + ?Sized>(&mut self, source: &S) {
+        // Stored data: no span starting at or after `horizon` has a point of any metric.
+        // A span's window starts at `after − 2u` rounded down to the chart's interval
+        // `u`, later than `after − 3u`, so once `after ≥ newest + 3u` the window lies
+        // after the ring's newest point (`window::align` reports it outside).
+        let horizon = self.reduce().map(|_| {
+            (0..source.metric_count())
+                .filter_map(|i| source.metric(i))
+                .map(|m| {
+                    let u = i64::from(m.ring.update_every().max(1));
+                    m.ring.last_time().saturating_add(u.saturating_mul(3))
+                })
+                .max()
+                .unwrap_or(i64::MIN)
+        });
+        let mut lost = 0u64;
+        loop {
+            if horizon.is_some_and(|h| self.span_after >= h) {
+                // Nothing more to count: jump to the end of the last due span.
+                let u = i64::from(self.config.update_every);
+                let last = self.due_before.div_euclid(u).saturating_mul(u);
+                self.span_after = self.span_after.max(last);
+                self.span_before = None;
+                self.first_span = false;
+                break;
+            }
+            let before = match self.span_before {
+                Some(b) => b,
+                None => {
+                    let Some(b) = self.next_due_span() else {
+                        break;
+                    };
+                    self.metric_cursor = 0;
+                    b
+                }
+            };
+            while self.metric_cursor < source.metric_count() {
+                let Some(metric) = source.metric(self.metric_cursor) else {
+                    break;
+                };
+                if self.record_for(&metric, before).is_some() {
+                    lost += 1;
+                }
+                self.metric_cursor += 1;
+            }
+            self.span_after = before;
+            self.span_before = None;
+            self.first_span = false;
+        }
+        self.counters.accepted += lost;
+        self.counters.lose(LossReason::Shutdown, lost, 0);
     }
 
     /// Bytes in the send buffer (sent or not) not yet known to be delivered.
@@ -500,6 +587,20 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         self.produce(source);
     }
 
+    /// The end of the next span to format after `span_after`, if its heartbeat has
+    /// passed.
+    fn next_due_span(&self) -> Option<i64> {
+        let before = if self.reduce().is_some() {
+            // Stored data: one span per heartbeat interval, replayable.
+            let u = i64::from(self.config.update_every);
+            (self.span_after.div_euclid(u) + 1).saturating_mul(u)
+        } else {
+            // As-collected values exist only now: one span up to now.
+            self.due_before
+        };
+        (before <= self.due_before && self.due_before > self.span_after).then_some(before)
+    }
+
     fn reduce(&self) -> Option<Reduce> {
         match self.config.data_source {
             DataSource::Average => Some(Reduce::Average),
@@ -538,20 +639,12 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             let before = match self.span_before {
                 Some(b) => b,
                 None => {
-                    let b = if self.reduce().is_some() {
-                        // Stored data: one span per heartbeat interval, replayable.
-                        let u = i64::from(self.config.update_every);
-                        (self.span_after.div_euclid(u) + 1).saturating_mul(u)
-                    } else {
-                        // As-collected values exist only now: one span up to now.
-                        self.due_before
-                    };
-                    if b > self.due_before || self.due_before <= self.span_after {
+                    let Some(b) = self.next_due_span() else {
                         // Not due yet: its heartbeat has not passed.
                         self.work_pending = false;
                         self.close_open_batch();
                         return;
-                    }
+                    };
                     self.span_before = Some(b);
                     self.mark_span_start();
                     self.metric_cursor = 0;
@@ -965,31 +1058,46 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
     /// not acknowledged, if the shell knows (Linux: `SIOCOUTQ` just before closing);
     /// `None` means "assume everything written arrived". Sending resumes on the next
     /// connection at the first record that was not acknowledged in full.
+    ///
+    /// The close counts as a failure only if it interrupted something: bytes written on
+    /// this connection must be written again (stream framing: unacknowledged bytes, or
+    /// the acknowledged start of a record; HTTP framing: a request partly written, or
+    /// written and not answered yet). Records queued and not yet written are simply sent
+    /// on the next connection: a server that closes the connection after each complete
+    /// reply (`Connection: close`) causes no failure. Nor does the close that follows a
+    /// stall, which [`poll_action`](Self::poll_action) already counted.
     pub fn handle_disconnected(&mut self, now: Instant, unacknowledged: Option<usize>) {
         self.now = self.now.max(now);
         if !matches!(self.link, Link::Up | Link::Closing) {
             // No connection was established: nothing was written, nothing to rewind.
             return;
         }
-        match self.config.framing {
+        let interrupted = match self.config.framing {
             Framing::Stream => {
                 let unacked = unacknowledged
                     .unwrap_or(0)
                     .min(self.buf.written - self.buf.acked);
                 self.buf.acked = self.buf.written - unacked;
                 self.deliver_acked();
+                // Whatever was written after the last whole record delivered is sent again.
+                let rewound = self.buf.written > self.buf.start;
                 self.buf.written = self.buf.start;
                 self.buf.acked = self.buf.start;
+                rewound
             }
-            Framing::Http(_) => {
-                if let Some(first) = self.batches.first().filter(|_| self.batch_count > 0) {
-                    if first.closed {
-                        self.buf.written = first.header;
-                    }
+            Framing::Http(_) => match self.current_batch() {
+                // The request is written again from its first byte. (With bare bodies the
+                // shell reports a body written only once its whole request is on the
+                // wire, so only an unanswered request shows here.)
+                Some(first) => {
+                    let started = self.buf.written > first.header;
+                    self.buf.written = first.header;
+                    started
                 }
-            }
-        }
-        if self.has_unsent() || self.buf.written != self.buf.filled {
+                None => false,
+            },
+        };
+        if interrupted && self.link != Link::Closing {
             self.counters.failures += 1;
         }
         // Reconnect from the first item of the list, as netdata does: a recovered primary

@@ -110,7 +110,7 @@ fn drive<F: backhaul_core::engine::RecordFormat>(
     engine.handle_connect_failed(now);
     black_box(engine.resume_point());
     engine.set_http_extra_headers(black_box("X-A: b\r\n"));
-    engine.stop_producing();
+    engine.stop_producing(source);
     black_box(engine.counters().delivered);
 }
 

@@ -1,0 +1,373 @@
+//! Unit tests of the engine's accounting at the edges the simulations do not pin down
+//! exactly: what a stop loses, and which closed connections are failures.
+//!
+//! The records are fixed-width lines (`a1048\n`: the dimension and the timestamp), so a
+//! buffer size is a number of records and every count below can be worked out by hand.
+
+extern crate std;
+
+use std::format;
+use std::vec::Vec;
+
+use super::*;
+use crate::format::{ChartMeta, DimensionMeta};
+use crate::storage_number::{StorageNumber, SN_EXISTS};
+
+/// Bytes of one record.
+const LINE: usize = 6;
+
+fn fixed(record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+    let line = format!("{}{}\n", record.dimension.id, record.timestamp);
+    assert_eq!(
+        line.len(),
+        LINE,
+        "timestamps of these tests have four digits"
+    );
+    let dst = out.get_mut(..line.len()).ok_or(BufferFull)?;
+    dst.copy_from_slice(line.as_bytes());
+    Ok(line.len())
+}
+
+type FormatFn = fn(&Record<'_>, &mut [u8]) -> Result<usize, BufferFull>;
+type TestEngine = Engine<'static, FormatFn, Vec<u8>>;
+
+/// One chart whose dimensions (`a`, `b`, `c`, `a`, …) share a ring of one point a
+/// second and their values.
+struct Rings {
+    ring: RingState,
+    values: Vec<StorageNumber>,
+    collected: Option<Collected>,
+    dimensions: usize,
+}
+
+impl Rings {
+    /// A ring of `entries` slots holding a point for every second from 1000 to `last`
+    /// (the older ones overwritten if it wrapped).
+    fn filled(entries: usize, last: i64) -> Self {
+        let counter = (last - 999) as u64;
+        Self {
+            ring: RingState::new(
+                entries,
+                1,
+                counter,
+                (counter % entries as u64) as usize,
+                last,
+            ),
+            values: std::vec![StorageNumber::pack(1.5, SN_EXISTS); entries],
+            collected: None,
+            dimensions: 3,
+        }
+    }
+}
+
+const DIMS: [&str; 3] = ["a", "b", "c"];
+
+impl Source for Rings {
+    fn metric_count(&self) -> usize {
+        self.dimensions
+    }
+
+    fn metric(&self, index: usize) -> Option<Metric<'_>> {
+        if index >= self.dimensions {
+            return None;
+        }
+        let id = DIMS[index % DIMS.len()];
+        Some(Metric {
+            chart: ChartMeta {
+                id: "t.chart",
+                name: "t.chart",
+                family: "t",
+                context: "t.context",
+                chart_type: "t",
+                units: "things",
+            },
+            dimension: DimensionMeta { id, name: id },
+            ring: self.ring,
+            values: &self.values,
+            collected: self.collected,
+        })
+    }
+}
+
+fn config(framing: Framing<'static>, data_source: DataSource) -> Config<'static> {
+    Config {
+        host: HostMeta {
+            prefix: "p",
+            hostname: "h",
+            tags: "",
+        },
+        names: true,
+        data_source,
+        update_every: 1,
+        destinations: 1,
+        timeout: Duration::from_secs(5),
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(8),
+        transport_acks: true,
+        framing,
+    }
+}
+
+/// An engine started at second 1050 with a buffer of `buffer` bytes.
+fn engine(framing: Framing<'static>, data_source: DataSource, buffer: usize) -> TestEngine {
+    Engine::new(
+        config(framing, data_source),
+        fixed as FormatFn,
+        std::vec![0u8; buffer],
+        Instant::from_secs(1050),
+    )
+}
+
+fn at(secs: i64) -> Instant {
+    Instant::from_secs(secs)
+}
+
+fn connect(e: &mut TestEngine, now: Instant) {
+    assert_eq!(e.poll_action(now), Some(Action::Connect { destination: 0 }));
+    e.handle_connected(now);
+}
+
+#[track_caller]
+fn check_invariant(c: &Counters) {
+    assert_eq!(c.accepted, c.delivered + c.buffered + c.lost, "{c:?}");
+}
+
+// ------------------------------------------------------------------ stopping
+
+#[test]
+fn a_stop_counts_every_due_record_not_yet_formatted_as_lost() {
+    let src = Rings::filled(200, 1100);
+    // Seven records fit: the spans ending at 1051 and 1052, and `a` of the one ending at
+    // 1053, before the buffer is full (the destination is down).
+    let mut e = engine(Framing::Stream, DataSource::Average, 7 * LINE);
+    e.handle_timeout(at(1060), &src);
+    let c = *e.counters();
+    assert_eq!((c.accepted, c.buffered, c.lost), (7, 7, 0), "{c:?}");
+    assert_eq!(e.cursor(), 1052);
+    e.stop_producing(&src);
+    // Due and never formatted: `b` and `c` of the span ending at 1053, and the seven
+    // spans ending at 1054 to 1060, three records each.
+    let c = *e.counters();
+    assert_eq!(c.lost_for(LossReason::Shutdown), 2 + 7 * 3, "{c:?}");
+    assert_eq!(
+        (c.accepted, c.buffered, c.lost, c.delivered),
+        (30, 7, 23, 0)
+    );
+    assert_eq!(c.discards, 1, "one loss event");
+    assert_eq!(c.bytes_lost, 0, "never formatted: no bytes");
+    check_invariant(&c);
+    assert_eq!(e.cursor(), 1060, "every due span is accounted for");
+    // What is buffered is still sent; nothing more is formatted or counted.
+    e.handle_timeout(at(1070), &src);
+    e.stop_producing(&src);
+    assert_eq!(*e.counters(), c);
+    connect(&mut e, at(1070));
+    let bytes = e.poll_transmit(at(1070), &src).unwrap();
+    assert_eq!(bytes, b"a1048\nb1048\nc1048\na1049\nb1049\nc1049\na1050\n");
+}
+
+#[test]
+fn records_expired_from_the_ring_at_the_stop_are_counted_as_expired() {
+    let mut src = Rings::filled(20, 1060);
+    let mut e = engine(Framing::Stream, DataSource::Average, 6 * LINE);
+    e.handle_timeout(at(1060), &src);
+    e.handle_timeout(at(1075), &src);
+    let c = *e.counters();
+    assert_eq!((c.accepted, c.lost), (6, 0), "{c:?}");
+    // The destination stays down while the 20-slot ring wraps: its oldest point is now
+    // 1056, so the records of the spans ending at 1053 to 1058 (whose one point is at
+    // 1051 to 1056 − 1) are gone.
+    src = Rings::filled(20, 1075);
+    e.stop_producing(&src);
+    let c = *e.counters();
+    assert_eq!(c.lost_for(LossReason::Expired), 6 * 3, "{c:?}");
+    // The spans ending at 1059 to 1075 were still in the ring.
+    assert_eq!(c.lost_for(LossReason::Shutdown), 17 * 3, "{c:?}");
+    assert_eq!((c.accepted, c.buffered, c.lost), (6 + 69, 6, 69));
+    check_invariant(&c);
+}
+
+#[test]
+fn a_stop_after_a_clock_jump_counts_only_spans_with_points() {
+    let src = Rings::filled(200, 1060);
+    let mut e = engine(Framing::Stream, DataSource::Average, 6 * LINE);
+    e.handle_timeout(at(1060), &src);
+    // A billion seconds later: a walk over every span would never end. Only the spans
+    // ending at 1053 to 1063 have a point (their window's point is at most 1060).
+    let later = 1060 + 1_000_000_000;
+    e.handle_timeout(at(later), &src);
+    e.stop_producing(&src);
+    let c = *e.counters();
+    assert_eq!(c.lost_for(LossReason::Shutdown), 11 * 3, "{c:?}");
+    assert_eq!(c.lost, 33);
+    check_invariant(&c);
+    assert_eq!(e.cursor(), later);
+}
+
+#[test]
+fn collected_values_not_reached_at_the_stop_are_counted() {
+    let mut src = Rings::filled(200, 1100);
+    src.dimensions = 5000;
+    src.collected = Some(Collected {
+        value: 7,
+        time: 1055,
+    });
+    let mut e = engine(Framing::Stream, DataSource::AsCollected, 64 * 1024);
+    // One call looks at 4,096 metrics at most: the stop comes before the next one.
+    e.handle_timeout(at(1056), &src);
+    assert_eq!(e.counters().buffered, MAX_VISITS as u64);
+    e.stop_producing(&src);
+    let c = *e.counters();
+    assert_eq!(c.lost_for(LossReason::Shutdown), 5000 - 4096, "{c:?}");
+    assert_eq!((c.accepted, c.buffered, c.lost), (5000, 4096, 904));
+    check_invariant(&c);
+}
+
+#[test]
+fn a_stop_in_step_loses_nothing() {
+    let src = Rings::filled(200, 1100);
+    let mut e = engine(Framing::Stream, DataSource::Average, 1024);
+    e.handle_timeout(at(1060), &src);
+    let before = *e.counters();
+    assert_eq!(before.accepted, 30);
+    e.stop_producing(&src);
+    assert_eq!(*e.counters(), before);
+    assert_eq!(e.cursor(), 1060);
+}
+
+// ------------------------------------------------------------------ closed connections
+
+/// Two records per request body.
+const HTTP: HttpFraming<'static> = HttpFraming {
+    path: "/p",
+    host: "h",
+    content_type: "text/plain",
+    extra_headers: "",
+    body_open: b"",
+    separator: b"",
+    body_close: b"",
+    max_body: 2 * LINE,
+    snappy: false,
+    write_header: true,
+};
+
+/// An HTTP engine with its first request ready on an open connection: returns the
+/// engine and the request's bytes. Later requests are queued behind it.
+fn http_request_ready(src: &Rings) -> (TestEngine, Vec<u8>) {
+    let mut e = engine(Framing::Http(HTTP), DataSource::Average, 2048);
+    e.handle_timeout(at(1060), src);
+    connect(&mut e, at(1060));
+    // Each call formats one more request body.
+    for _ in 0..3 {
+        let _ = e.poll_transmit(at(1060), src);
+    }
+    let request = e.poll_transmit(at(1060), src).unwrap().to_vec();
+    assert!(request.starts_with(b"POST /p HTTP/1.1\r\n"));
+    assert!(request.ends_with(b"a1048\nb1048\n"));
+    assert!(e.batch_count > 2, "requests are queued");
+    (e, request)
+}
+
+#[test]
+fn a_close_after_a_complete_reply_is_not_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let (mut e, request) = http_request_ready(&src);
+    e.handle_written(at(1060), request.len());
+    e.handle_http_status(at(1060), 204);
+    assert_eq!(e.counters().delivered, 2);
+    // The server closes after its reply (`Connection: close`), with requests queued
+    // that were never written: nothing failed.
+    e.handle_disconnected(at(1060), None);
+    assert_eq!(e.counters().failures, 0);
+    connect(&mut e, at(1060));
+    let next = e.poll_transmit(at(1060), &src).unwrap();
+    assert!(next.starts_with(b"POST /p HTTP/1.1\r\n"));
+    assert!(next.ends_with(b"c1048\na1049\n"));
+    check_invariant(e.counters());
+}
+
+#[test]
+fn a_close_with_a_request_half_written_is_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let (mut e, request) = http_request_ready(&src);
+    e.handle_written(at(1060), request.len() / 2);
+    e.handle_disconnected(at(1060), None);
+    assert_eq!(e.counters().failures, 1);
+    // The request is sent again, whole.
+    connect(&mut e, at(1060));
+    assert_eq!(e.poll_transmit(at(1060), &src).unwrap(), request);
+}
+
+#[test]
+fn a_close_with_a_request_unanswered_is_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let (mut e, request) = http_request_ready(&src);
+    e.handle_written(at(1060), request.len());
+    e.handle_disconnected(at(1060), None);
+    assert_eq!(e.counters().failures, 1);
+    connect(&mut e, at(1060));
+    assert_eq!(e.poll_transmit(at(1060), &src).unwrap(), request);
+    assert_eq!(e.counters().delivered, 0);
+}
+
+/// A stream engine with 30 records (180 bytes) buffered on an open connection.
+fn stream_ready(src: &Rings) -> TestEngine {
+    let mut e = engine(Framing::Stream, DataSource::Average, 1024);
+    e.handle_timeout(at(1060), src);
+    connect(&mut e, at(1060));
+    assert_eq!(e.poll_transmit(at(1060), src).unwrap().len(), 30 * LINE);
+    e
+}
+
+#[test]
+fn a_close_with_unacknowledged_bytes_is_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let mut e = stream_ready(&src);
+    e.handle_written(at(1060), 30 * LINE);
+    e.handle_unacknowledged(at(1060), 2 * LINE);
+    e.handle_disconnected(at(1060), Some(2 * LINE));
+    let c = *e.counters();
+    assert_eq!((c.failures, c.delivered, c.buffered), (1, 28, 2));
+    connect(&mut e, at(1060));
+    assert_eq!(e.poll_transmit(at(1060), &src).unwrap(), b"b1057\nc1057\n");
+}
+
+#[test]
+fn a_close_with_everything_written_acknowledged_is_not_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let mut e = stream_ready(&src);
+    // Ten records written and acknowledged; twenty more wait, never written.
+    e.handle_written(at(1060), 10 * LINE);
+    e.handle_unacknowledged(at(1060), 0);
+    e.handle_disconnected(at(1060), Some(0));
+    let c = *e.counters();
+    assert_eq!((c.failures, c.delivered, c.buffered), (0, 10, 20));
+    connect(&mut e, at(1060));
+    assert_eq!(e.poll_transmit(at(1060), &src).unwrap().len(), 20 * LINE);
+}
+
+#[test]
+fn a_record_torn_by_a_close_is_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let mut e = stream_ready(&src);
+    // Acknowledged up to the middle of the eleventh record: it must be sent again.
+    e.handle_written(at(1060), 10 * LINE + 3);
+    e.handle_unacknowledged(at(1060), 0);
+    e.handle_disconnected(at(1060), Some(0));
+    let c = *e.counters();
+    assert_eq!((c.failures, c.delivered, c.buffered), (1, 10, 20));
+}
+
+#[test]
+fn a_stalled_connection_is_one_failure() {
+    let src = Rings::filled(200, 1100);
+    let mut e = stream_ready(&src);
+    e.handle_written(at(1060), 30 * LINE);
+    e.handle_unacknowledged(at(1060), 30 * LINE);
+    // Nothing acknowledged for the whole timeout: the engine closes the connection.
+    assert_eq!(e.poll_action(at(1065)), Some(Action::Disconnect));
+    assert_eq!(e.counters().failures, 1);
+    e.handle_disconnected(at(1065), Some(30 * LINE));
+    assert_eq!(e.counters().failures, 1, "the stall was counted once");
+    assert_eq!(e.counters().buffered, 30);
+}
