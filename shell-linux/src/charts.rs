@@ -3,9 +3,9 @@
 //! A [`ChartSet`] owns the charts the collectors define ([`ChartSet::add_chart`],
 //! [`ChartSet::add_dimension`]), takes their raw values ([`ChartSet::set`]) and closes
 //! each collection ([`ChartSet::done`]) with the core's
-//! [`ChartClock::store_due_points`], which writes the stored points into each dimension's
-//! ring (a heap slice of `history` storage numbers, allocated once with the dimension).
-//! Setting values and closing collections never allocate.
+//! [`ChartClock::store_due_points_flat`], which writes the stored points into each
+//! dimension's ring: `history` storage numbers in its chart's one allocation of rings,
+//! dimension after dimension. Setting values and closing collections never allocate.
 //!
 //! It is also what the engines export: [`ChartSet`] implements
 //! [`Source`] over a flat metric index, one entry per (chart, dimension), in the order the
@@ -31,7 +31,7 @@
 //! `netdata.backend_metrics_graphite2`, and the same context, so that all destinations'
 //! charts group together.
 
-use backhaul_core::collect::{Algorithm, ChartClock, DimensionRing, DimensionState, Done};
+use backhaul_core::collect::{Algorithm, ChartClock, DimensionState, Done};
 use backhaul_core::config::DataSource;
 use backhaul_core::engine::{Collected, Counters, Metric, Source};
 use backhaul_core::format::prometheus::{
@@ -250,13 +250,17 @@ fn inline_str(bytes: &[u8], start: usize, end: usize) -> &str {
         .unwrap_or("")
 }
 
-/// One dimension: its names, collection state and ring.
+/// One dimension: its names and collection state (its ring is in its chart's
+/// [`Chart::values`]).
 #[derive(Clone, Debug)]
 pub struct Dimension {
     names: Names,
     state: DimensionState,
-    values: Box<[StorageNumber]>,
 }
+
+// Pinned: 10,000 metrics hold 10,000 of them (it was 144 bytes with a ring pointer and
+// the unpacked collection state).
+const _: () = assert!(size_of::<Dimension>() <= 88);
 
 impl Dimension {
     /// The id.
@@ -275,12 +279,6 @@ impl Dimension {
     #[must_use]
     pub const fn state(&self) -> &DimensionState {
         &self.state
-    }
-
-    /// The ring: one storage number per slot of the chart's [`RingState`].
-    #[must_use]
-    pub fn values(&self) -> &[StorageNumber] {
-        &self.values
     }
 
     /// The last collected raw value and its time (Unix seconds), if ever collected.
@@ -302,9 +300,9 @@ impl Dimension {
     }
 }
 
-impl DimensionRing for Dimension {
-    fn parts(&mut self) -> (&mut DimensionState, &mut [StorageNumber]) {
-        (&mut self.state, &mut self.values)
+impl AsMut<DimensionState> for Dimension {
+    fn as_mut(&mut self) -> &mut DimensionState {
+        &mut self.state
     }
 }
 
@@ -317,7 +315,14 @@ pub struct Chart {
     info: Arc<ChartInfo>,
     clock: ChartClock,
     dims: Vec<Dimension>,
+    /// The dimensions' rings, `history` storage numbers each, in the order of `dims`:
+    /// one allocation per chart instead of one per dimension saves the allocator's
+    /// per-block overhead and a 16-byte slice pointer per metric.
+    values: Vec<StorageNumber>,
 }
+
+// Pinned: one per chart (2,000 at 10,000 metrics); the ring list did not grow it.
+const _: () = assert!(size_of::<Chart>() <= 152);
 
 impl Chart {
     /// The full id (`type.id`).
@@ -391,6 +396,17 @@ impl Chart {
     #[must_use]
     pub fn dimensions(&self) -> &[Dimension] {
         &self.dims
+    }
+
+    /// The ring of its dimension at `index`: one storage number per slot of its
+    /// [`RingState`] (empty for an unknown index).
+    #[must_use]
+    pub fn values(&self, index: usize) -> &[StorageNumber] {
+        let entries = self.clock.ring().entries();
+        index
+            .checked_mul(entries)
+            .and_then(|start| self.values.get(start..start.checked_add(entries)?))
+            .unwrap_or(&[])
     }
 
     /// The metadata the formats print.
@@ -533,16 +549,20 @@ impl ChartSet {
             clock: ChartClock::new(self.history, every)
                 .with_gap_when_lost_iterations_above(self.gap),
             dims: Vec::new(),
+            values: Vec::new(),
         };
         self.charts.push(chart);
         ChartId(self.charts.len() - 1)
     }
 
-    /// Makes room in a chart for `additional` more dimensions, so that adding them
-    /// allocates only their rings (for a collector that knows how many it will add).
+    /// Makes room in a chart for `additional` more dimensions and their rings, so that
+    /// adding them allocates nothing more (for a collector that knows how many it will
+    /// add).
     pub fn reserve_dimensions(&mut self, chart: ChartId, additional: usize) {
+        let history = self.history;
         if let Some(c) = self.charts.get_mut(chart.0) {
             c.dims.reserve_exact(additional);
+            c.values.reserve_exact(additional.saturating_mul(history));
         }
     }
 
@@ -555,14 +575,16 @@ impl ChartSet {
             return Some(DimId(i));
         }
         // Exactly the room needed: a chart's dimensions are added one by one at start-up,
-        // and the doubling growth of a `Vec` would keep up to half of them unused (a
-        // `Dimension` is about 170 bytes).
+        // and the doubling growth of a `Vec` would keep up to half of them (and of their
+        // rings) unused.
         c.dims.reserve_exact(1);
         c.dims.push(Dimension {
             names: Names::new(def.id, def.name),
             state: DimensionState::new(def.algorithm, def.multiplier, def.divisor),
-            values: vec![StorageNumber::EMPTY; history].into_boxed_slice(),
         });
+        c.values.reserve_exact(history);
+        c.values
+            .resize(c.values.len() + history, StorageNumber::EMPTY);
         let dim = c.dims.len() - 1;
         let (Ok(c32), Ok(d32)) = (u32::try_from(chart.0), u32::try_from(dim)) else {
             return None;
@@ -587,10 +609,11 @@ impl ChartSet {
     /// epoch) and stores the points it completes. `None` for an unknown chart.
     pub fn done(&mut self, chart: ChartId, now_us: i64) -> Option<Done> {
         let c = self.charts.get_mut(chart.0)?;
-        Some(
-            c.clock
-                .store_due_points(&mut c.dims, Instant::from_micros(now_us)),
-        )
+        Some(c.clock.store_due_points_flat(
+            &mut c.dims,
+            &mut c.values,
+            Instant::from_micros(now_us),
+        ))
     }
 
     /// Defines the four self-monitoring charts of the destination `name`, updated every
@@ -796,7 +819,7 @@ impl ChartSet {
             };
             put(out, |b| exposition.write_chart(&chart, b));
             let ring = c.ring();
-            for (d, pd) in c.dims.iter().zip(&dims) {
+            for ((i, d), pd) in c.dims.iter().enumerate().zip(&dims) {
                 if d.state.collections() == 0 {
                     continue;
                 }
@@ -807,7 +830,7 @@ impl ChartSet {
                     None => {}
                     Some(how) => {
                         let Ok((value, w)) =
-                            window::value(&d.values, &ring, scrape.after, scrape.before, how)
+                            window::value(c.values(i), &ring, scrape.after, scrape.before, how)
                         else {
                             continue;
                         };
@@ -827,7 +850,7 @@ impl ChartSet {
             chart: c.meta(),
             dimension: d.meta(),
             ring: c.clock.ring(),
-            values: &d.values,
+            values: c.values(dim),
             collected: d.collected(),
         })
     }
@@ -995,7 +1018,7 @@ mod tests {
 
     fn value_at(set: &ChartSet, chart: ChartId, dim: usize, t: i64) -> StorageNumber {
         let c = set.chart(chart).unwrap();
-        c.dimensions()[dim].values()[c.ring().time_to_slot(t)]
+        c.values(dim)[c.ring().time_to_slot(t)]
     }
 
     #[test]
@@ -1029,6 +1052,54 @@ mod tests {
     }
 
     #[test]
+    fn each_dimension_has_its_own_ring_in_the_charts_allocation() {
+        let mut set = ChartSet::new(10, 1);
+        let c = set.add_chart(&def("test.rings"));
+        set.reserve_dimensions(c, 2);
+        let a = set
+            .add_dimension(c, &DimDef::new("a", Algorithm::Absolute, 1, 1))
+            .unwrap();
+        let b = set
+            .add_dimension(c, &DimDef::new("b", Algorithm::Absolute, 10, 1))
+            .unwrap();
+        for i in 0..3 {
+            set.set(c, a, i);
+            set.set(c, b, i);
+            set.done(c, (T + i) * S);
+        }
+        // A dimension added after points were stored starts with an empty ring and
+        // leaves the others' rings as they were.
+        let late = set
+            .add_dimension(c, &DimDef::new("late", Algorithm::Absolute, 100, 1))
+            .unwrap();
+        for i in 3..5 {
+            for d in [a, b, late] {
+                set.set(c, d, i);
+            }
+            set.done(c, (T + i) * S);
+        }
+        let chart = set.chart(c).unwrap();
+        for d in 0..3 {
+            assert_eq!(chart.values(d).len(), 10);
+        }
+        assert!(chart.values(3).is_empty());
+        assert!(chart.values(usize::MAX).is_empty());
+        for t in T + 1..=T + 4 {
+            let v = (t - T) as f64;
+            assert_eq!(value_at(&set, c, 0, t).to_f64(), v);
+            assert_eq!(value_at(&set, c, 1, t).to_f64(), 10.0 * v);
+        }
+        // Its first collection only primes it (netdata's `collections_counter`).
+        assert_eq!(value_at(&set, c, 2, T + 3), StorageNumber::EMPTY);
+        assert_eq!(value_at(&set, c, 2, T + 4).to_f64(), 400.0);
+        assert_eq!(value_at(&set, c, 2, T + 2), StorageNumber::EMPTY);
+        // The engines read each metric's own ring.
+        let late_metric = set.metric(2).unwrap();
+        assert_eq!(late_metric.dimension.id, "late");
+        assert_eq!(late_metric.values, chart.values(2));
+    }
+
+    #[test]
     fn history_has_a_minimum_and_ids_are_reused() {
         let mut set = ChartSet::new(0, 0);
         assert_eq!((set.history(), set.update_every()), (MIN_HISTORY, 1));
@@ -1040,10 +1111,7 @@ mod tests {
             x
         );
         assert_eq!(set.metric_count_total(), 1);
-        assert_eq!(
-            set.chart(a).unwrap().dimensions()[0].values().len(),
-            MIN_HISTORY
-        );
+        assert_eq!(set.chart(a).unwrap().values(0).len(), MIN_HISTORY);
     }
 
     #[test]

@@ -226,7 +226,7 @@ btime 1769000000
         cpu.chart.store(&mut set, row(25, 75), t + 1_000_000);
         let c = set.chart(cpu.chart.chart).unwrap();
         let slot = c.ring().last_slot();
-        let v = |i: usize| c.dimensions()[i].values()[slot];
+        let v = |i: usize| c.values(i)[slot];
         assert_eq!(
             v(5),
             StorageNumber::pack(25.0, backhaul_core::storage_number::SN_EXISTS)

@@ -353,13 +353,7 @@ mod tests {
             .unwrap();
         let c = set.chart(set.find_chart("disk.sda").unwrap()).unwrap();
         let slot = c.ring().last_slot();
-        assert_eq!(
-            c.dimensions()[0].values()[slot],
-            StorageNumber::pack(1024.0, SN_EXISTS)
-        );
-        assert_eq!(
-            c.dimensions()[1].values()[slot],
-            StorageNumber::pack(-256.0, SN_EXISTS)
-        );
+        assert_eq!(c.values(0)[slot], StorageNumber::pack(1024.0, SN_EXISTS));
+        assert_eq!(c.values(1)[slot], StorageNumber::pack(-256.0, SN_EXISTS));
     }
 }

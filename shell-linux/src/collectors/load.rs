@@ -156,10 +156,7 @@ mod tests {
         assert_eq!(c.update_every(), 5);
         // Collected at 0, 5 and 10 s: primed, then two points.
         assert_eq!(c.ring().counter(), 2);
-        assert_eq!(
-            c.dimensions()[0].values()[c.ring().last_slot()].to_f64(),
-            1.0
-        );
+        assert_eq!(c.values(0)[c.ring().last_slot()].to_f64(), 1.0);
         assert_eq!(c.dimensions()[2].state().collections(), 3);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -285,13 +285,7 @@ eth0:1:      100       1    0    0    0     0          0         0      200     
         let c = set.chart(set.find_chart("net.eth0").unwrap()).unwrap();
         assert_eq!(c.ring().counter(), 1);
         let slot = c.ring().last_slot();
-        assert_eq!(
-            c.dimensions()[0].values()[slot],
-            StorageNumber::pack(8.0, SN_EXISTS)
-        );
-        assert_eq!(
-            c.dimensions()[1].values()[slot],
-            StorageNumber::pack(-8.0, SN_EXISTS)
-        );
+        assert_eq!(c.values(0)[slot], StorageNumber::pack(8.0, SN_EXISTS));
+        assert_eq!(c.values(1)[slot], StorageNumber::pack(-8.0, SN_EXISTS));
     }
 }
