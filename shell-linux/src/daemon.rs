@@ -17,6 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::ack_poll::AckPoll;
 use crate::charts::{ChartSet, SendFilter};
 use crate::clock;
 use crate::codec::{Codec, CodecSpec};
@@ -34,8 +35,6 @@ const LISTENER: Token = Token(2);
 const FIRST_DESTINATION: usize = 16;
 /// Pull-endpoint clients use tokens from here on.
 pub const FIRST_CLIENT: usize = 1 << 20;
-/// How soon to ask the kernel again about bytes the peer has not acknowledged yet.
-const ACK_POLL: Duration = Duration::from_millis(10);
 
 /// One destination's settings, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,6 +207,8 @@ struct Destination {
     codec: Option<Box<dyn Codec>>,
     request: Vec<u8>,
     request_sent: usize,
+    /// When to ask again about bytes the peer has not acknowledged.
+    ack_poll: AckPoll,
 }
 
 fn leak(s: &str) -> &'static str {
@@ -381,6 +382,7 @@ impl Daemon {
                 codec: None,
                 request: Vec::new(),
                 request_sent: 0,
+                ack_poll: AckPoll::new(),
             });
         }
         Ok(daemon)
@@ -425,6 +427,7 @@ impl Daemon {
             codec,
             request: Vec::new(),
             request_sent: 0,
+            ack_poll: AckPoll::new(),
             filter: SendFilter::new(&spec.charts),
             responses: ResponseReader::new(),
             headers: None,
@@ -515,16 +518,18 @@ impl Daemon {
             } else {
                 self.next_collect
             };
-            for d in &self.destinations {
+            for d in &mut self.destinations {
                 if let Some(t) = d.engine.poll_timeout() {
                     deadline = deadline.min(t);
                 }
                 // No event tells when the peer acknowledges bytes: while some are
                 // outstanding, look again soon, so that the room they hold in the send
-                // buffer is freed and refilled now, not at the next interval.
+                // buffer is freed and refilled now, not at the next interval; less and
+                // less often while a stalled peer acknowledges nothing.
                 if let Sink::Net(link) = &d.sink {
-                    if link.unacknowledged().is_some_and(|n| n > 0) {
-                        deadline = deadline.min(now.saturating_add(ACK_POLL));
+                    let outstanding = link.unacknowledged().unwrap_or(0);
+                    if let Some(t) = d.ack_poll.next(now, outstanding) {
+                        deadline = deadline.min(t);
                     }
                 }
             }

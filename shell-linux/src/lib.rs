@@ -4,6 +4,7 @@
 //! * [`daemon`] runs one mio event loop: collection ticks, one engine per destination,
 //!   non-blocking connections ([`net`]), the pull endpoint ([`pull`]) and signals.
 
+pub mod ack_poll;
 pub mod charts;
 pub mod clock;
 pub mod codec;
