@@ -258,11 +258,24 @@ impl<'o> Pieces<'o> {
 pub(super) fn is_plain_json(src: &[u8]) -> bool {
     let n = src.len();
     if n < 8 {
-        let mut word = [0x20u8; 8];
-        if let Some(dst) = word.get_mut(..n) {
-            dst.copy_from_slice(src);
-        }
-        return json_special_bytes(u64::from_le_bytes(word)) == 0;
+        // Every byte in one word, some of them twice (which changes nothing): no copy of
+        // a variable length, which would be a call to `memcpy`.
+        let word = match (
+            load::<4>(src, 0),
+            n.checked_sub(4).and_then(|at| load::<4>(src, at)),
+        ) {
+            (Some(low), Some(high)) => {
+                u64::from(u32::from_le_bytes(low)) | u64::from(u32::from_le_bytes(high)) << 32
+            }
+            _ => match src {
+                [] => return true,
+                [a, .., b] | [a @ b] => {
+                    let middle = src.get(n / 2).copied().unwrap_or(*a);
+                    u64::from_le_bytes([*a, *b, middle, 0x20, 0x20, 0x20, 0x20, 0x20])
+                }
+            },
+        };
+        return json_special_bytes(word) == 0;
     }
     let mut at = 0;
     loop {
@@ -591,6 +604,22 @@ mod tests {
         other_controls: "\u{0}x\u{1f}" => r"\u0000x\u001f";
         del_and_utf8_stay: "\u{7f}é\u{2028}" => "\u{7f}é\u{2028}";
         only_escapes: "\"\"" => r#"\"\""#;
+    }
+
+    #[test]
+    fn plain_json_is_decided_for_every_length_and_position() {
+        for n in 0..24 {
+            let plain = [b'a', 0x7f, 0x80, 0xff, b' ', b'~'];
+            let base: Vec<u8> = (0..n).map(|i| plain[i % plain.len()]).collect();
+            assert!(is_plain_json(&base), "{base:?}");
+            for at in 0..n {
+                for special in [0x00, 0x1f, b'"', b'\\'] {
+                    let mut src = base.clone();
+                    src[at] = special;
+                    assert!(!is_plain_json(&src), "{src:?}");
+                }
+            }
+        }
     }
 
     #[test]
