@@ -1,10 +1,12 @@
 //! The `backhaul` binary: command line, exit codes, configuration checks, and the daemon
 //! running for real (pull endpoint, `--print`, signals).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use backhaul_tests::daemon::Daemon;
 
 fn backhaul(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_backhaul"))
@@ -25,58 +27,9 @@ fn temp_file(name: &str, content: &[u8]) -> std::path::PathBuf {
     path
 }
 
-/// A running daemon, killed on drop.
-struct Daemon {
-    child: Child,
-    stderr: BufReader<std::process::ChildStderr>,
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backhaul"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the backhaul binary starts");
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        Self { child, stderr }
-    }
-
-    /// The first line on standard error: the status line.
-    fn status_line(&mut self) -> String {
-        let mut line = String::new();
-        self.stderr.read_line(&mut line).unwrap();
-        line
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-
-    fn wait(&mut self, within: Duration) -> Option<i32> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs the daemon with `args` alone (no configuration of the test's making).
+fn daemon(args: &[&str]) -> Daemon {
+    Daemon::spawn(Command::new(env!("CARGO_BIN_EXE_backhaul")).args(args))
 }
 
 fn http_get(addr: &str, path: &str) -> String {
@@ -174,8 +127,8 @@ fn check_config_names_file_line_and_option() {
 
 #[test]
 fn runs_with_nothing_configured_and_serves_prometheus() {
-    let mut d = Daemon::start(&["--bind", "127.0.0.1:0"]);
-    let status = d.status_line();
+    let mut d = daemon(&["--bind", "127.0.0.1:0"]);
+    let status = d.first_log_line(Duration::from_secs(60));
     assert!(status.contains("collecting"), "{status}");
     let addr = status
         .split("serving http://")
@@ -219,13 +172,12 @@ fn runs_with_nothing_configured_and_serves_prometheus() {
     );
     assert!(http_get(&addr, "/nope").starts_with("HTTP/1.1 404"));
     assert!(http_get(&addr, "/api/v1/allmetrics?format=shell").starts_with("HTTP/1.1 400"));
-    d.signal("-TERM");
-    assert_eq!(d.wait(Duration::from_secs(10)), Some(0));
+    d.stop();
 }
 
 #[test]
 fn print_streams_graphite_lines() {
-    let mut d = Daemon::start(&[
+    let mut d = daemon(&[
         "--bind",
         "none",
         "--print",
@@ -233,18 +185,8 @@ fn print_streams_graphite_lines() {
         "--hostname",
         "cli-test",
     ]);
-    let stdout = d.child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(15))
-        .expect("a graphite line within 15 s");
+    d.wait_printed(1, Duration::from_secs(15));
+    let line = d.printed().swap_remove(0);
     let parts: Vec<&str> = line.split(' ').collect();
     assert_eq!(parts.len(), 3, "{line}");
     assert!(parts[0].starts_with("netdata.cli-test."), "{line}");
@@ -258,8 +200,7 @@ fn print_streams_graphite_lines() {
         .unwrap()
         .as_secs() as i64;
     assert!((now - 40..=now).contains(&ts), "{line}");
-    d.signal("-INT");
-    assert_eq!(d.wait(Duration::from_secs(10)), Some(0));
+    d.stop_with(libc::SIGINT);
 }
 
 #[test]
@@ -291,7 +232,7 @@ fn records_never_formatted_at_exit_are_logged_as_lost() {
         )
         .as_bytes(),
     );
-    let mut d = Daemon::start(&[
+    let mut d = daemon(&[
         "--bind",
         "none",
         "--synthetic-metrics",
@@ -302,42 +243,22 @@ fn records_never_formatted_at_exit_are_logged_as_lost() {
     // Stored averages need three seconds of points before the first span has records;
     // after that, each second adds 200 records the buffer has no room for.
     std::thread::sleep(Duration::from_secs(7));
-    d.signal("-TERM");
-    assert_eq!(d.wait(Duration::from_secs(10)), Some(0));
-    let mut log = String::new();
-    d.stderr.read_to_string(&mut log).unwrap();
-    let number_before = |line: &str, marker: &str| -> u64 {
-        let head = line.split(marker).next().unwrap();
-        head.rsplit(' ').next().unwrap().parse().unwrap()
-    };
+    d.stop();
+    let log = d.log();
     let shutdown: Vec<&str> = log
         .lines()
         .filter(|l| l.ends_with("records lost: due but not yet formatted at shutdown"))
         .collect();
     assert_eq!(shutdown.len(), 1, "{log}");
     assert!(shutdown[0].starts_with("backhaul: behind: "), "{log}");
-    let never_formatted = number_before(shutdown[0], " records lost:");
+    let logged = d.logged_losses("behind");
+    let never_formatted = logged["due but not yet formatted at shutdown"];
     assert!(never_formatted >= 200, "{log}");
-    let logged: u64 = log
-        .lines()
-        .filter(|l| l.starts_with("backhaul: behind: ") && l.contains(" records lost: "))
-        .map(|l| number_before(l, " records lost:"))
-        .sum();
-    let report = log
-        .lines()
-        .find(|l| l.starts_with("backhaul: behind: ") && l.contains(" records delivered, "))
-        .unwrap_or_else(|| panic!("no exit report in {log}"));
-    assert!(
-        report.starts_with("backhaul: behind: 0 records delivered, "),
-        "{log}"
-    );
-    let lost: u64 = report
-        .strip_suffix(" lost")
-        .and_then(|r| r.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{report}"));
+    let (delivered, lost) = d.delivered("behind");
+    assert_eq!(delivered, 0, "{log}");
     assert_eq!(
-        logged, lost,
+        logged.values().sum::<u64>(),
+        lost,
         "every lost record is in a `records lost` line: {log}"
     );
     assert!(

@@ -13,15 +13,13 @@
 //! The tests poll with generous deadlines and never assert on timing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backhaul_tests::daemon::compare::assert_same_points;
+use backhaul_tests::daemon::{wait_until, Daemon, Launch, HOST};
 use backhaul_tests::peers::{self, Point, VictoriaMetrics};
 use backhaul_tests::proxy::{FaultProxy, Protocol, ProxyOptions, ReplyFault};
 
-const HOST: &str = "it-host";
 /// How long a test waits for something that should happen within seconds.
 const DEADLINE: Duration = Duration::from_secs(40);
 /// The memory every daemon may use whatever its configuration: code, libc, the
@@ -37,186 +35,25 @@ const PRINT_BUFFER: u64 = 1 << 20;
 /// up (CPU, load, memory, uptime, network interfaces, disks, self-monitoring charts).
 const OWN_METRICS: u64 = 400;
 
-/// A running daemon: its printed records and its log, collected by threads.
-struct Backhaul {
-    child: Child,
-    printed: Arc<Mutex<Vec<String>>>,
-    log: Arc<Mutex<Vec<String>>>,
-    dir: std::path::PathBuf,
+/// Starts `backhaul --config (config) --print graphite` with `args`.
+fn start(config: &str, args: &[&str]) -> Daemon {
+    Launch::new(env!("CARGO_BIN_EXE_backhaul"), "graphite", config)
+        .args(args)
+        .start()
 }
 
-impl Backhaul {
-    /// Starts `backhaul --config (config) --print graphite` with `args`.
-    fn start(config: &str, args: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "backhaul-faults-{}-{}",
-            std::process::id(),
-            peers::free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("backhaul.conf");
-        std::fs::write(&path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backhaul"))
-            .args(["--config", path.to_str().unwrap(), "--bind", "none"])
-            .args(["--print", "graphite", "--hostname", HOST])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("backhaul starts");
-        let printed = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let p = Arc::clone(&printed);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                p.lock().unwrap().push(line);
-            }
-        });
-        let l = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                l.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            printed,
-            log,
-            dir,
-        }
-    }
-
-    /// SIGTERM, then waits for a clean exit (it delivers what is buffered first).
-    fn stop(&mut self) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill has no memory effects; the pid is our child's, not yet reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(status.code(), Some(0), "log:\n{}", self.log());
-                std::thread::sleep(Duration::from_millis(300)); // let the readers finish
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("backhaul did not exit after SIGTERM; log:\n{}", self.log());
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    fn printed_count(&self) -> usize {
-        self.printed.lock().unwrap().len()
-    }
-
-    /// The printed lines: every record, once.
-    fn printed(&self) -> BTreeSet<String> {
-        let printed = self.printed.lock().unwrap();
+/// The printed lines: every record, once.
+fn printed_once(backhaul: &Daemon) -> BTreeSet<String> {
+    backhaul.with_printed(|printed| {
         let set: BTreeSet<String> = printed.iter().cloned().collect();
         assert_eq!(set.len(), printed.len(), "a record was printed twice");
         set
-    }
-
-    /// The newest timestamp printed so far.
-    fn newest_printed(&self) -> i64 {
-        self.printed
-            .lock()
-            .unwrap()
-            .last()
-            .map_or(0, |l| timestamp(l))
-    }
-
-    /// "NAME: N records delivered, M lost" from the shutdown log.
-    fn delivered(&self, name: &str) -> (u64, u64) {
-        let log = self.log();
-        let line = log
-            .lines()
-            .find(|l| {
-                l.starts_with(&format!("backhaul: {name}: ")) && l.contains(" records delivered")
-            })
-            .unwrap_or_else(|| panic!("no delivery report for {name} in:\n{log}"));
-        let words: Vec<&str> = line.split(' ').collect();
-        let n = words.iter().position(|w| *w == "records").unwrap();
-        (words[n - 1].parse().unwrap(), words[n + 2].parse().unwrap())
-    }
-
-    /// The records the log says were lost, per reason: "NAME: N records lost: REASON".
-    fn logged_losses(&self, name: &str) -> BTreeMap<String, u64> {
-        let mut out = BTreeMap::new();
-        let prefix = format!("backhaul: {name}: ");
-        for line in self.log().lines() {
-            let Some(rest) = line.strip_prefix(&prefix) else {
-                continue;
-            };
-            let Some((n, reason)) = rest.split_once(" records lost: ") else {
-                continue;
-            };
-            if let Ok(n) = n.parse::<u64>() {
-                *out.entry(reason.to_owned()).or_default() += n;
-            }
-        }
-        out
-    }
-
-    fn log_count(&self, needle: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-
-    /// Waits until the log has `count` lines containing `needle`.
-    fn wait_log(&self, needle: &str, count: usize) {
-        wait(&format!("{count} log lines with {needle:?}"), || {
-            self.log_count(needle) >= count
-        })
-        .unwrap_or_else(|e| panic!("{e}; log:\n{}", self.log()));
-    }
-
-    fn wait_printed(&self, at_least: usize) {
-        wait(&format!("{at_least} printed records"), || {
-            self.printed_count() >= at_least
-        })
-        .unwrap_or_else(|e| panic!("{e}; log:\n{}", self.log()));
-    }
-
-    /// The peak resident set size so far (`VmHWM`), in bytes.
-    fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the daemon is running");
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM in /proc/PID/status");
-        kib * 1024
-    }
+    })
 }
 
-impl Drop for Backhaul {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Polls `f` every 50 ms until it is true, for at most [`DEADLINE`].
-fn wait(what: &str, mut f: impl FnMut() -> bool) -> Result<(), String> {
-    let deadline = Instant::now() + DEADLINE;
-    while !f() {
-        if Instant::now() >= deadline {
-            return Err(format!("timed out after {DEADLINE:?} waiting for {what}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
+/// The newest timestamp printed so far.
+fn newest_printed(backhaul: &Daemon) -> i64 {
+    backhaul.with_printed(|printed| printed.last().map_or(0, |l| timestamp(l)))
 }
 
 /// A graphite section.
@@ -265,19 +102,7 @@ fn assert_server_has_exactly(
     series: fn(&Point) -> String,
 ) {
     let got = stored(&vm.wait_for(r#"{__name__=~".+"}"#, want.len()), series);
-    let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(k)).collect();
-    let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(k)).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "VictoriaMetrics: {} points missing (e.g. {:?}), {} unexpected (e.g. {:?})",
-        missing.len(),
-        missing.iter().take(5).collect::<Vec<_>>(),
-        extra.len(),
-        extra.iter().take(5).collect::<Vec<_>>()
-    );
-    for (k, v) in want {
-        assert_eq!(got[k].to_bits(), v.to_bits(), "value of {k:?}");
-    }
+    assert_same_points("VictoriaMetrics", &got, want);
 }
 
 /// The proxy's record, checked against the printed records: every line forwarded is a
@@ -325,7 +150,7 @@ fn forwarded_exactly_once(proxy: &FaultProxy, printed: &BTreeSet<String>) -> BTr
 }
 
 /// Every printed record was forwarded (`forwarded` is a subset of `printed` already).
-fn assert_all_arrived(forwarded: &BTreeSet<String>, printed: &BTreeSet<String>, b: &Backhaul) {
+fn assert_all_arrived(forwarded: &BTreeSet<String>, printed: &BTreeSet<String>, b: &Daemon) {
     let missing: Vec<&String> = printed.difference(forwarded).collect();
     assert!(
         missing.is_empty(),
@@ -352,14 +177,13 @@ fn mib(bytes: u64) -> String {
 /// Waits until the proxy has forwarded every record printed for the newest second
 /// printed now: the destination has caught up (it sends spans in order, so everything
 /// older has been sent or counted lost).
-fn wait_caught_up(backhaul: &Backhaul, proxy: &FaultProxy) {
-    let until = backhaul.newest_printed();
-    let want: BTreeSet<String> = backhaul
-        .printed()
+fn wait_caught_up(backhaul: &Daemon, proxy: &FaultProxy) {
+    let until = newest_printed(backhaul);
+    let want: BTreeSet<String> = printed_once(backhaul)
         .into_iter()
         .filter(|l| timestamp(l) == until)
         .collect();
-    wait("the destination to catch up", || {
+    wait_until("the destination to catch up", DEADLINE, || {
         let forwarded: BTreeSet<String> = proxy.forwarded_lines().into_iter().collect();
         want.is_subset(&forwarded)
     })
@@ -372,7 +196,7 @@ fn wait_caught_up(backhaul: &Backhaul, proxy: &FaultProxy) {
 /// signal: both engines then stop after the same span. (A destination still behind at
 /// the signal never formats the spans it had not reached: they are neither sent nor
 /// counted, see docs/reliability.md.)
-fn stop_caught_up(backhaul: &mut Backhaul, proxy: &FaultProxy) {
+fn stop_caught_up(backhaul: &mut Daemon, proxy: &FaultProxy) {
     let now_ms = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -406,8 +230,7 @@ fn stop_caught_up(backhaul: &mut Backhaul, proxy: &FaultProxy) {
         }
         // The newest printed second's records (printed last), and the newest records the
         // proxy forwarded (forwarded last, on the newest connections).
-        let (until, want): (i64, Vec<String>) = {
-            let printed = backhaul.printed.lock().unwrap();
+        let (until, want): (i64, Vec<String>) = backhaul.with_printed(|printed| {
             let until = printed.last().map_or(0, |l| timestamp(l));
             let want = printed
                 .iter()
@@ -416,7 +239,7 @@ fn stop_caught_up(backhaul: &mut Backhaul, proxy: &FaultProxy) {
                 .cloned()
                 .collect();
             (until, want)
-        };
+        });
         let mut seen = std::collections::HashSet::new();
         for c in proxy.connections().iter().rev().take(3) {
             seen.extend(c.lost_lines());
@@ -453,14 +276,14 @@ fn a_send_buffer_smaller_than_one_second_of_records_keeps_up() {
             receive_buffer: Some(2048),
         },
     );
-    let mut backhaul = Backhaul::start(
+    let mut backhaul = start(
         &graphite("small", proxy.addr(), "    buffer size = 4 KiB\n"),
         &["--synthetic-metrics", "200", "--history", "5"],
     );
     // Three times the history: a destination that fell behind would have lost points.
-    backhaul.wait_printed(15 * 200);
+    backhaul.wait_printed(15 * 200, DEADLINE);
     stop_caught_up(&mut backhaul, &proxy);
-    let printed = backhaul.printed();
+    let printed = printed_once(&backhaul);
     let forwarded = forwarded_exactly_once(&proxy, &printed);
     assert_all_arrived(&forwarded, &printed, &backhaul);
     assert_eq!(
@@ -485,11 +308,11 @@ fn connections_cut_mid_record_lose_duplicate_and_tear_nothing() {
             receive_buffer: Some(4096),
         },
     );
-    let mut backhaul = Backhaul::start(
+    let mut backhaul = start(
         &graphite("cut", proxy.addr(), ""),
         &["--synthetic-metrics", "200", "--history", "120"],
     );
-    backhaul.wait_printed(500);
+    backhaul.wait_printed(500, DEADLINE);
     // First a server that reads slowly (2 KiB every 100 ms, about what the daemon
     // sends): acknowledgements trickle in after the writes.
     proxy.slow(2048, Duration::from_millis(100));
@@ -500,10 +323,10 @@ fn connections_cut_mid_record_lose_duplicate_and_tear_nothing() {
         cuts.push(proxy.cut_mid_record(2000));
     }
     let ids: Vec<usize> = cuts.iter().map(|c| c.id).collect();
-    backhaul.wait_log("cut: connected to", 5);
+    backhaul.wait_log("cut: connected to", 5, DEADLINE);
     stop_caught_up(&mut backhaul, &proxy);
 
-    let printed = backhaul.printed();
+    let printed = printed_once(&backhaul);
     let forwarded = forwarded_exactly_once(&proxy, &printed);
     assert_all_arrived(&forwarded, &printed, &backhaul);
     // Each cut tore a record, and the next connection started with that record, whole.
@@ -560,7 +383,7 @@ fn a_stall_longer_than_the_buffer_loses_nothing_in_bounded_memory() {
         "[graphite:stall]\n    destination = {}\n    update every = 1\n    data source = average\n    timeout ms = 3000\n    buffer size = 16 KiB\n",
         proxy.addr()
     );
-    let mut backhaul = Backhaul::start(
+    let mut backhaul = start(
         &config,
         &[
             "--synthetic-metrics",
@@ -569,7 +392,7 @@ fn a_stall_longer_than_the_buffer_loses_nothing_in_bounded_memory() {
             &HISTORY.to_string(),
         ],
     );
-    backhaul.wait_printed(3 * METRICS as usize);
+    backhaul.wait_printed(3 * METRICS as usize, DEADLINE);
     wait_caught_up(&backhaul, &proxy);
     let before = backhaul.peak_rss();
     proxy.stall();
@@ -586,7 +409,7 @@ fn a_stall_longer_than_the_buffer_loses_nothing_in_bounded_memory() {
     proxy.resume();
     stop_caught_up(&mut backhaul, &proxy);
 
-    let printed = backhaul.printed();
+    let printed = printed_once(&backhaul);
     let forwarded = forwarded_exactly_once(&proxy, &printed);
     assert_all_arrived(&forwarded, &printed, &backhaul);
     assert_eq!(
@@ -644,7 +467,7 @@ fn an_outage_longer_than_the_history_loses_exactly_what_it_counts() {
     const HISTORY: i64 = 10;
     let vm = VictoriaMetrics::start();
     let proxy = FaultProxy::start(vm.graphite, ProxyOptions::default());
-    let mut backhaul = Backhaul::start(
+    let mut backhaul = start(
         &graphite("outage", proxy.addr(), "    buffer size = 8 KiB\n"),
         &[
             "--synthetic-metrics",
@@ -653,17 +476,17 @@ fn an_outage_longer_than_the_history_loses_exactly_what_it_counts() {
             &HISTORY.to_string(),
         ],
     );
-    backhaul.wait_printed(1000);
+    backhaul.wait_printed(1000, DEADLINE);
     wait_caught_up(&backhaul, &proxy);
     assert_eq!(proxy.go_down(), 1);
     let down_at = peers::now_s();
     std::thread::sleep(Duration::from_secs(HISTORY as u64 + 4));
     proxy.come_back();
     let up_at = peers::now_s();
-    backhaul.wait_log("outage: connected to", 2);
+    backhaul.wait_log("outage: connected to", 2, DEADLINE);
     stop_caught_up(&mut backhaul, &proxy);
 
-    let printed = backhaul.printed();
+    let printed = printed_once(&backhaul);
     let forwarded = forwarded_exactly_once(&proxy, &printed);
     let missing: BTreeSet<&String> = printed.difference(&forwarded).collect();
     let (delivered, lost) = backhaul.delivered("outage");
@@ -734,14 +557,14 @@ fn an_outage_longer_than_the_history_loses_exactly_what_it_counts() {
 fn a_destination_killed_and_restarted_loses_only_what_its_kernel_acknowledged() {
     let vm = VictoriaMetrics::start();
     let proxy = FaultProxy::start(vm.graphite, ProxyOptions::default());
-    let mut backhaul = Backhaul::start(
+    let mut backhaul = start(
         &graphite("killed", proxy.addr(), ""),
         &["--synthetic-metrics", "200", "--history", "120"],
     );
-    backhaul.wait_printed(500);
+    backhaul.wait_printed(500, DEADLINE);
     let mut connected = 1;
     for round in 0..3 {
-        backhaul.wait_log("killed: connected to", connected);
+        backhaul.wait_log("killed: connected to", connected, DEADLINE);
         std::thread::sleep(Duration::from_secs(2));
         if round == 1 {
             // Busy, then crashed: what its kernel acknowledged meanwhile was never read.
@@ -754,10 +577,10 @@ fn a_destination_killed_and_restarted_loses_only_what_its_kernel_acknowledged() 
         proxy.come_back();
         connected += 1;
     }
-    backhaul.wait_log("killed: connected to", connected);
+    backhaul.wait_log("killed: connected to", connected, DEADLINE);
     stop_caught_up(&mut backhaul, &proxy);
 
-    let printed = backhaul.printed();
+    let printed = printed_once(&backhaul);
     let forwarded = forwarded_exactly_once(&proxy, &printed);
     let lost: BTreeSet<String> = proxy
         .connections()
@@ -882,11 +705,11 @@ fn broken_http_replies_end_in_bounded_counted_outcomes() {
             )
         })
         .collect();
-    let mut backhaul = Backhaul::start(&config, &["--history", "120"]);
-    backhaul.wait_printed(100);
+    let mut backhaul = start(&config, &["--history", "120"]);
+    backhaul.wait_printed(100, DEADLINE);
     // Every fault used, and two requests answered normally after the last one (the drip
     // holds its destination for about 15 s).
-    wait("every fault used", || {
+    wait_until("every fault used", DEADLINE, || {
         proxies.iter().all(|p| {
             let requests = p.requests();
             let last_fault = requests.iter().rposition(|r| r.fault.is_some());
@@ -898,7 +721,7 @@ fn broken_http_replies_end_in_bounded_counted_outcomes() {
     let peak = backhaul.peak_rss();
     backhaul.stop();
 
-    let printed = backhaul.printed();
+    let printed = printed_once(&backhaul);
     let log = backhaul.log();
     let mut want = BTreeMap::new();
     for (name, fault, count) in &cases {

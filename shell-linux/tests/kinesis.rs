@@ -7,160 +7,40 @@
 //! TRIM_HORIZON, then GetRecords, signed by botocore), decodes the records and compares
 //! their lines with the printed ones, byte for byte and in order.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use backhaul_tests::daemon::{Daemon, Launch, HOST};
 use backhaul_tests::peers::moto::{KinesisRecord, REGION};
-use backhaul_tests::peers::{Moto, TempDir};
+use backhaul_tests::peers::Moto;
 
-const HOST: &str = "it-host";
 const STREAM: &str = "netdata";
 
-/// A running daemon with a Kinesis destination `aws`: its printed lines and its log.
-struct Backhaul {
-    child: Child,
-    printed: Arc<Mutex<Vec<String>>>,
-    log: Arc<Mutex<Vec<String>>>,
-    _dir: TempDir,
-}
-
-impl Backhaul {
-    /// Runs the daemon with a `[kinesis:aws]` section (plus the lines `extra`),
-    /// `aws_kinesis.conf` holding `conf` (if any), and the Kinesis endpoint `endpoint`.
-    fn start(extra: &str, conf: Option<&str>, endpoint: &str) -> Self {
-        let dir = TempDir::new("kinesis-it");
-        let config = dir.path().join("backhaul.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "[kinesis:aws]\n    destination = {REGION}\n    update every = 1\n    \
-                 data source = average\n    timeout ms = 3000\n{extra}"
-            ),
-        )
-        .unwrap();
-        if let Some(conf) = conf {
-            std::fs::write(dir.path().join("aws_kinesis.conf"), conf).unwrap();
-        }
-        let mut command = Command::new(env!("CARGO_BIN_EXE_backhaul"));
-        command
-            .args(["--config", config.to_str().unwrap(), "--bind", "none"])
-            .args(["--print", "json", "--hostname", HOST])
-            .args(["--synthetic-metrics", "30"]);
-        for name in [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_ENDPOINT_URL",
-            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-            "AWS_CA_BUNDLE",
-        ] {
-            command.env_remove(name);
-        }
-        let mut child = command
-            .env("AWS_ENDPOINT_URL_KINESIS", endpoint)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("backhaul starts");
-        let printed = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let p = Arc::clone(&printed);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                p.lock().unwrap().push(line);
-            }
-        });
-        let l = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                l.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            printed,
-            log,
-            _dir: dir,
-        }
+/// Runs the daemon with a `[kinesis:aws]` section (plus the lines `extra`),
+/// `aws_kinesis.conf` holding `conf` (if any), and the Kinesis endpoint `endpoint`; with
+/// none of the test's own AWS settings.
+fn start(extra: &str, conf: Option<&str>, endpoint: &str) -> Daemon {
+    let config = format!(
+        "[kinesis:aws]\n    destination = {REGION}\n    update every = 1\n    \
+         data source = average\n    timeout ms = 3000\n{extra}"
+    );
+    let mut launch = Launch::new(env!("CARGO_BIN_EXE_backhaul"), "json", &config)
+        .args(["--synthetic-metrics", "30"]);
+    if let Some(conf) = conf {
+        launch = launch.file("aws_kinesis.conf", conf);
     }
-
-    /// SIGTERM, then waits for a clean exit (it delivers what is buffered first).
-    fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(status.code(), Some(0), "log:\n{}", self.log());
-                std::thread::sleep(Duration::from_millis(200)); // let the readers finish
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("backhaul did not exit after SIGTERM; log:\n{}", self.log());
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "AWS_CA_BUNDLE",
+    ] {
+        launch = launch.env_remove(name);
     }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    fn printed(&self) -> Vec<String> {
-        self.printed.lock().unwrap().clone()
-    }
-
-    fn wait_printed(&self, at_least: usize, within: Duration) {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.printed.lock().unwrap().len() >= at_least {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "fewer than {at_least} records printed; log:\n{}",
-            self.log()
-        );
-    }
-
-    /// Waits for a log line containing `text`.
-    fn wait_log(&self, text: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.log().contains(text) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("no {text:?} in the log within {within:?}:\n{}", self.log());
-    }
-
-    /// "aws: N records delivered, M lost" from the shutdown log.
-    fn delivered(&self) -> (u64, u64) {
-        let log = self.log();
-        let line = log
-            .lines()
-            .find(|l| l.starts_with("backhaul: aws: ") && l.contains(" records delivered"))
-            .unwrap_or_else(|| panic!("no delivery report in:\n{log}"));
-        let words: Vec<&str> = line.split(' ').collect();
-        let n = words.iter().position(|w| *w == "records").unwrap();
-        (words[n - 1].parse().unwrap(), words[n + 2].parse().unwrap())
-    }
-}
-
-impl Drop for Backhaul {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    launch.env("AWS_ENDPOINT_URL_KINESIS", endpoint).start()
 }
 
 fn conf(key: &str, secret: &str, stream: &str) -> String {
@@ -197,7 +77,7 @@ fn assert_same_lines(got: &[String], want: &[String]) {
 }
 
 /// Checks a run that delivered everything: the stream holds exactly the printed lines.
-fn assert_delivered_exactly(backhaul: &Backhaul, moto: &Moto) -> usize {
+fn assert_delivered_exactly(backhaul: &Daemon, moto: &Moto) -> usize {
     let printed = backhaul.printed();
     assert!(!printed.is_empty());
     for line in &printed {
@@ -205,7 +85,7 @@ fn assert_delivered_exactly(backhaul: &Backhaul, moto: &Moto) -> usize {
         assert_eq!(value["hostname"], HOST, "{line}");
     }
     assert_eq!(
-        backhaul.delivered(),
+        backhaul.delivered("aws"),
         (printed.len() as u64, 0),
         "log:\n{}",
         backhaul.log()
@@ -219,7 +99,7 @@ fn assert_delivered_exactly(backhaul: &Backhaul, moto: &Moto) -> usize {
 fn json_lines_reach_kinesis_byte_for_byte_with_checked_signatures() {
     let moto = Moto::start();
     moto.create_stream(STREAM, 1);
-    let mut backhaul = Backhaul::start(
+    let mut backhaul = start(
         "",
         Some(&conf(&moto.access_key_id, &moto.secret_access_key, STREAM)),
         &moto.endpoint(),
@@ -242,7 +122,7 @@ fn json_lines_reach_kinesis_byte_for_byte_with_checked_signatures() {
 fn a_wrong_secret_is_refused_and_counted_as_lost() {
     let moto = Moto::start();
     moto.create_stream(STREAM, 1);
-    let mut backhaul = Backhaul::start(
+    let mut backhaul = start(
         "",
         Some(&conf(&moto.access_key_id, "not-the-secret", STREAM)),
         &moto.endpoint(),
@@ -254,7 +134,11 @@ fn a_wrong_secret_is_refused_and_counted_as_lost() {
     let log = backhaul.log();
     // Every record was refused, counted as lost, and none is left over; nothing crashed
     // (stop() checked the exit status).
-    assert_eq!(backhaul.delivered(), (0, printed.len() as u64), "{log}");
+    assert_eq!(
+        backhaul.delivered("aws"),
+        (0, printed.len() as u64),
+        "{log}"
+    );
     assert!(
         log.contains(
             "HTTP 403 SignatureDoesNotMatch: The request signature we calculated does not match"
@@ -290,12 +174,12 @@ fn an_unknown_key_or_stream_is_refused_with_the_aws_error() {
             "HTTP 400 ResourceNotFoundException",
         ),
     ] {
-        let mut backhaul = Backhaul::start("", Some(&conf), &moto.endpoint());
+        let mut backhaul = start("", Some(&conf), &moto.endpoint());
         backhaul.wait_printed(50, Duration::from_secs(20));
         backhaul.stop();
         let log = backhaul.log();
         assert!(log.contains(error), "{error}:\n{log}");
-        let (delivered, lost) = backhaul.delivered();
+        let (delivered, lost) = backhaul.delivered("aws");
         assert_eq!(
             (delivered, lost),
             (0, backhaul.printed().len() as u64),
@@ -394,9 +278,9 @@ fn throttling_and_server_errors_are_retried_until_everything_is_in() {
         "    stream name = {STREAM}\n    aws_access_key_id = {}\n    aws_secret_access_key = {}\n",
         moto.access_key_id, moto.secret_access_key
     );
-    let mut backhaul = Backhaul::start(&section, None, &format!("http://{proxy}"));
+    let mut backhaul = start(&section, None, &format!("http://{proxy}"));
     // The backoffs: 1 s, 2 s, then 4 s before the last retry, then the backlog.
-    backhaul.wait_log("retrying them (attempt 3)", Duration::from_secs(30));
+    backhaul.wait_log("retrying them (attempt 3)", 1, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(6));
     backhaul.stop();
     let log = backhaul.log();

@@ -13,19 +13,18 @@
 //! pymongo).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backhaul_tests::daemon::compare::assert_same_keys;
+use backhaul_tests::daemon::{Daemon, Launch};
 use backhaul_tests::peers::mongo::StoredDocument;
 use backhaul_tests::peers::{self, Mongo};
 use serde_json::{Map, Value};
 
-const HOST: &str = "it-host";
 const DB: &str = "netdata_it";
 const COLLECTION: &str = "metrics";
 
@@ -48,183 +47,54 @@ const FIELDS: [&str; 12] = [
 /// (chart id, dimension id, timestamp).
 type Key = (String, String, i64);
 
-/// A running daemon: its printed records and its log, collected by threads.
-struct Backhaul {
-    child: Child,
-    printed: Arc<Mutex<Vec<String>>>,
-    log: Arc<Mutex<Vec<String>>>,
-    dir: PathBuf,
+/// Starts the daemon with one `[mongodb:mongo]` instance and `mongodb.conf` holding
+/// `uri`, the database and the collection next to its configuration (netdata's file).
+fn start(uri: &str) -> Daemon {
+    let conf = format!(
+        "# written by the test\nuri = \"{uri}\"\ndatabase = {DB}\ncollection = {COLLECTION}\n"
+    );
+    start_with("", Some(&conf))
 }
 
-impl Backhaul {
-    /// Starts the daemon with one `[mongodb:mongo]` instance and `mongodb.conf` holding
-    /// `uri`, the database and the collection next to its configuration (netdata's file).
-    fn start(uri: &str) -> Self {
-        let conf = format!(
-            "# written by the test\nuri = \"{uri}\"\ndatabase = {DB}\ncollection = {COLLECTION}\n"
-        );
-        Self::start_with("", Some(&conf))
-    }
-
-    /// The same, with everything in the instance section (netdata's exporting engine's
-    /// options) and no `mongodb.conf`.
-    fn start_in_section(uri: &str) -> Self {
-        let section = format!(
-            "    destination = {uri}\n    database = {DB}\n    collection = {COLLECTION}\n"
-        );
-        Self::start_with(&section, None)
-    }
-
-    fn start_with(section: &str, mongodb_conf: Option<&str>) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "backhaul-mongo-it-{}-{}",
-            std::process::id(),
-            peers::free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        if let Some(conf) = mongodb_conf {
-            std::fs::write(dir.join("mongodb.conf"), conf).unwrap();
-        }
-        let config = dir.join("backhaul.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "[mongodb:mongo]\n    update every = 1\n    data source = average\n    \
-                 timeout ms = 3000\n{section}"
-            ),
-        )
-        .unwrap();
-        let check = Command::new(env!("CARGO_BIN_EXE_backhaul"))
-            .arg("--check-config")
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backhaul"))
-            .args(["--config", config.to_str().unwrap(), "--bind", "none"])
-            .args(["--print", "json", "--hostname", HOST])
-            .args(["--synthetic-metrics", "10", "--history", "600"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("backhaul starts");
-        let printed = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let p = Arc::clone(&printed);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                p.lock().unwrap().push(line);
-            }
-        });
-        let l = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                l.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            printed,
-            log,
-            dir,
-        }
-    }
-
-    /// SIGTERM, then waits for a clean exit (it delivers what is buffered first).
-    fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(status.code(), Some(0), "log:\n{}", self.log());
-                std::thread::sleep(Duration::from_millis(200)); // let the readers finish
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("backhaul did not exit after SIGTERM; log:\n{}", self.log());
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    fn printed_count(&self) -> usize {
-        self.printed.lock().unwrap().len()
-    }
-
-    /// The printed JSON lines, by (chart id, dimension id, timestamp).
-    fn records(&self) -> BTreeMap<Key, Map<String, Value>> {
-        let mut map = BTreeMap::new();
-        for line in self.printed.lock().unwrap().iter() {
-            let record: Map<String, Value> = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("printed line {line:?} is not JSON: {e}"));
-            let key = (
-                record["chart_id"].as_str().unwrap().to_owned(),
-                record["id"].as_str().unwrap().to_owned(),
-                record["timestamp"].as_i64().unwrap(),
-            );
-            assert!(map.insert(key, record).is_none(), "printed twice: {line}");
-        }
-        map
-    }
-
-    /// "mongo: N records delivered, M lost" from the shutdown log.
-    fn delivered(&self) -> (u64, u64) {
-        let log = self.log();
-        let line = log
-            .lines()
-            .find(|l| l.starts_with("backhaul: mongo: ") && l.contains(" records delivered"))
-            .unwrap_or_else(|| panic!("no delivery report in:\n{log}"));
-        let words: Vec<&str> = line.split(' ').collect();
-        let n = words.iter().position(|w| *w == "records").unwrap();
-        (words[n - 1].parse().unwrap(), words[n + 2].parse().unwrap())
-    }
-
-    /// Waits until `check` holds for the log.
-    fn wait_log(&self, what: &str, within: Duration, check: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if check(&self.log()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("no {what} in the log:\n{}", self.log());
-    }
-
-    fn wait_printed(&self, at_least: usize, within: Duration) {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.printed_count() >= at_least {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "fewer than {at_least} records printed; log:\n{}",
-            self.log()
-        );
-    }
+/// The same, with everything in the instance section (netdata's exporting engine's
+/// options) and no `mongodb.conf`.
+fn start_in_section(uri: &str) -> Daemon {
+    let section =
+        format!("    destination = {uri}\n    database = {DB}\n    collection = {COLLECTION}\n");
+    start_with(&section, None)
 }
 
-impl Drop for Backhaul {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+fn start_with(section: &str, mongodb_conf: Option<&str>) -> Daemon {
+    let config = format!(
+        "[mongodb:mongo]\n    update every = 1\n    data source = average\n    \
+         timeout ms = 3000\n{section}"
+    );
+    let mut launch = Launch::new(env!("CARGO_BIN_EXE_backhaul"), "json", &config).args([
+        "--synthetic-metrics",
+        "10",
+        "--history",
+        "600",
+    ]);
+    if let Some(conf) = mongodb_conf {
+        launch = launch.file("mongodb.conf", conf);
     }
+    launch.start()
+}
+
+/// The printed JSON lines, by (chart id, dimension id, timestamp).
+fn printed_records(backhaul: &Daemon) -> BTreeMap<Key, Map<String, Value>> {
+    let mut map = BTreeMap::new();
+    for line in backhaul.printed() {
+        let record: Map<String, Value> = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("printed line {line:?} is not JSON: {e}"));
+        let key = (
+            record["chart_id"].as_str().unwrap().to_owned(),
+            record["id"].as_str().unwrap().to_owned(),
+            record["timestamp"].as_i64().unwrap(),
+        );
+        assert!(map.insert(key, record).is_none(), "printed twice: {line}");
+    }
+    map
 }
 
 /// The stored documents, by key; each key once.
@@ -273,16 +143,7 @@ fn assert_fields(key: &Key, record: &Map<String, Value>, doc: &StoredDocument) {
 /// twice, every field equal.
 fn assert_same(docs: &[StoredDocument], records: &BTreeMap<Key, Map<String, Value>>) {
     let got = stored(docs);
-    let missing: Vec<&Key> = records.keys().filter(|k| !got.contains_key(k)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {} records missing, e.g. {:?}",
-        missing.len(),
-        records.len(),
-        &missing[..missing.len().min(5)]
-    );
-    let extra: Vec<&Key> = got.keys().filter(|k| !records.contains_key(k)).collect();
-    assert!(extra.is_empty(), "unexpected documents {extra:?}");
+    assert_same_keys("MongoDB", &got, records);
     for (key, record) in records {
         assert_fields(key, record, got[key]);
     }
@@ -297,13 +158,13 @@ fn documents_equal_the_printed_records_field_by_field() {
         "mongodb://{dead},{}/?appName=it&connectTimeoutMS=2000",
         mongo.addr
     );
-    let mut backhaul = Backhaul::start(&uri);
+    let mut backhaul = start(&uri);
     backhaul.wait_printed(150, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(2));
     backhaul.stop();
-    let records = backhaul.records();
+    let records = printed_records(&backhaul);
     assert!(records.len() >= 150, "{}", records.len());
-    assert_eq!(backhaul.delivered(), (records.len() as u64, 0));
+    assert_eq!(backhaul.delivered("mongo"), (records.len() as u64, 0));
     let docs = mongo.wait_for(DB, COLLECTION, records.len());
     assert_same(&docs, &records);
     // Nothing else went anywhere else.
@@ -322,7 +183,7 @@ fn documents_equal_the_printed_records_field_by_field() {
 #[test]
 fn a_server_restarted_mid_run_loses_nothing() {
     let mut mongo = Mongo::start();
-    let mut backhaul = Backhaul::start_in_section(&mongo.uri());
+    let mut backhaul = start_in_section(&mongo.uri());
     backhaul.wait_printed(60, Duration::from_secs(30));
     // Stop the server between two exports: right after records were printed (and the
     // same span sent), once the insert has had time to be answered, so that no request
@@ -340,17 +201,17 @@ fn a_server_restarted_mid_run_loses_nothing() {
     std::thread::sleep(Duration::from_secs(4));
     let outage_printed = backhaul.printed_count();
     mongo.restart();
-    backhaul.wait_log("reconnection", Duration::from_secs(20), |log| {
-        log.matches(&format!("mongo: connected to {}", mongo.addr))
-            .count()
-            >= 2
-    });
+    backhaul.wait_log(
+        &format!("mongo: connected to {}", mongo.addr),
+        2,
+        Duration::from_secs(20),
+    );
     std::thread::sleep(Duration::from_secs(2));
     backhaul.stop();
-    let records = backhaul.records();
+    let records = printed_records(&backhaul);
     // Records were made before, during and after the outage.
     assert!(records.len() > outage_printed && outage_printed > before);
-    assert_eq!(backhaul.delivered(), (records.len() as u64, 0));
+    assert_eq!(backhaul.delivered("mongo"), (records.len() as u64, 0));
     let docs = mongo.wait_for(DB, COLLECTION, records.len());
     assert_same(&docs, &records);
     let log = backhaul.log();
@@ -374,20 +235,20 @@ fn refused_documents_are_counted_and_the_rest_of_their_batch_is_stored() {
         })
         .collect();
     mongo.insert(DB, COLLECTION, &squatters);
-    let mut backhaul = Backhaul::start(&mongo.uri());
+    let mut backhaul = start(&mongo.uri());
     let until = Instant::now() + Duration::from_secs(30);
     while peers::now_s() <= taken[taken.len() - 1] + 2 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(200));
     }
     backhaul.stop();
-    let records = backhaul.records();
+    let records = printed_records(&backhaul);
     let refused: Vec<Key> = records
         .keys()
         .filter(|(chart, dim, ts)| chart == "system.cpu" && dim == "user" && taken.contains(ts))
         .cloned()
         .collect();
     assert!(!refused.is_empty(), "no record collided");
-    let (delivered, lost) = backhaul.delivered();
+    let (delivered, lost) = backhaul.delivered("mongo");
     assert_eq!(lost, refused.len() as u64, "{}", backhaul.log());
     assert_eq!(delivered + lost, records.len() as u64);
     let docs = mongo.wait_for(DB, COLLECTION, records.len());
@@ -531,17 +392,17 @@ impl Scripted {
 #[test]
 fn not_primary_is_retried_on_a_new_connection_and_loses_nothing() {
     let server = Scripted::start(2);
-    let mut backhaul = Backhaul::start(&format!("mongodb://{}/", server.addr));
+    let mut backhaul = start(&format!("mongodb://{}/", server.addr));
     backhaul.wait_printed(60, Duration::from_secs(30));
-    backhaul.wait_log("retry", Duration::from_secs(20), |log| {
-        log.matches("reconnecting and sending the batch again")
-            .count()
-            >= 2
-    });
+    backhaul.wait_log(
+        "reconnecting and sending the batch again",
+        2,
+        Duration::from_secs(20),
+    );
     std::thread::sleep(Duration::from_secs(3));
     backhaul.stop();
-    let records = backhaul.records();
-    assert_eq!(backhaul.delivered(), (records.len() as u64, 0));
+    let records = printed_records(&backhaul);
+    assert_eq!(backhaul.delivered("mongo"), (records.len() as u64, 0));
     assert_eq!(server.acknowledged.load(Ordering::SeqCst), records.len());
     assert!(server.connections.load(Ordering::SeqCst) >= 3);
     let log = backhaul.log();

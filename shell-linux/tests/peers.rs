@@ -8,138 +8,32 @@
 //! The servers come from `scripts/peers.sh install` (the test command runs it).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use backhaul_tests::daemon::compare::assert_same_points;
+use backhaul_tests::daemon::{Daemon, Launch, HOST};
 use backhaul_tests::peers::{self, influx, Carbon, Influx, Point, Prometheus, VictoriaMetrics};
 
-const HOST: &str = "it-host";
-
-/// A running daemon: its printed records and its log, collected by threads.
-struct Backhaul {
-    child: Child,
-    printed: Arc<Mutex<Vec<String>>>,
-    log: Arc<Mutex<Vec<String>>>,
-    _dir: std::path::PathBuf,
+/// Starts the daemon with `config`, printing graphite lines.
+fn start(config: &str) -> Daemon {
+    Launch::new(env!("CARGO_BIN_EXE_backhaul"), "graphite", config).start()
 }
 
-impl Backhaul {
-    fn start(config: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "backhaul-it-{}-{}",
-            std::process::id(),
-            peers::free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("backhaul.conf");
-        std::fs::write(&path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backhaul"))
-            .args(["--config", path.to_str().unwrap(), "--bind", "none"])
-            .args(["--print", "graphite", "--hostname", HOST])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("backhaul starts");
-        let printed = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let p = Arc::clone(&printed);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                p.lock().unwrap().push(line);
-            }
-        });
-        let l = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                l.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            printed,
-            log,
-            _dir: dir,
-        }
+/// The printed records, as (metric, timestamp) → value text.
+fn printed_records(backhaul: &Daemon) -> BTreeMap<(String, i64), String> {
+    let mut map = BTreeMap::new();
+    for line in backhaul.printed() {
+        let mut parts = line.split(' ');
+        let (Some(name), Some(value), Some(ts)) = (parts.next(), parts.next(), parts.next()) else {
+            panic!("malformed printed line {line:?}");
+        };
+        let ts: i64 = ts.parse().unwrap();
+        let old = map.insert((name.to_owned(), ts), value.to_owned());
+        assert!(old.is_none(), "printed twice: {line}");
     }
-
-    /// SIGTERM, then waits for a clean exit (it delivers what is buffered first).
-    fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(status.code(), Some(0), "log:\n{}", self.log());
-                std::thread::sleep(Duration::from_millis(200)); // let the readers finish
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("backhaul did not exit after SIGTERM; log:\n{}", self.log());
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// The printed records, as (metric, timestamp) → value text.
-    fn records(&self) -> BTreeMap<(String, i64), String> {
-        let mut map = BTreeMap::new();
-        for line in self.printed.lock().unwrap().iter() {
-            let mut parts = line.split(' ');
-            let (Some(name), Some(value), Some(ts)) = (parts.next(), parts.next(), parts.next())
-            else {
-                panic!("malformed printed line {line:?}");
-            };
-            let ts: i64 = ts.parse().unwrap();
-            let old = map.insert((name.to_owned(), ts), value.to_owned());
-            assert!(old.is_none(), "printed twice: {line}");
-        }
-        map
-    }
-
-    /// "NAME: N records delivered, M lost" from the shutdown log.
-    fn delivered(&self, name: &str) -> (u64, u64) {
-        let log = self.log();
-        let line = log
-            .lines()
-            .find(|l| {
-                l.starts_with(&format!("backhaul: {name}: ")) && l.contains(" records delivered")
-            })
-            .unwrap_or_else(|| panic!("no delivery report for {name} in:\n{log}"));
-        let words: Vec<&str> = line.split(' ').collect();
-        let n = words.iter().position(|w| *w == "records").unwrap();
-        (words[n - 1].parse().unwrap(), words[n + 2].parse().unwrap())
-    }
-
-    fn wait_printed(&self, at_least: usize, within: Duration) {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.printed.lock().unwrap().len() >= at_least {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "fewer than {at_least} records printed; log:\n{}",
-            self.log()
-        );
-    }
-}
-
-impl Drop for Backhaul {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    map
 }
 
 fn instance(kind: &str, name: &str, destination: &str) -> String {
@@ -178,33 +72,6 @@ fn stored(points: &[Point]) -> BTreeMap<(String, i64), f64> {
     map
 }
 
-/// Every expected point is stored with exactly its value, and nothing else is stored.
-fn assert_same(
-    server: &str,
-    got: &BTreeMap<(String, i64), f64>,
-    want: &BTreeMap<(String, i64), f64>,
-) {
-    let missing: Vec<_> = want
-        .keys()
-        .filter(|k| !got.contains_key(k))
-        .take(5)
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{server}: {} points missing, e.g. {missing:?}",
-        want.keys().filter(|k| !got.contains_key(k)).count()
-    );
-    let extra: Vec<_> = got
-        .keys()
-        .filter(|k| !want.contains_key(k))
-        .take(5)
-        .collect();
-    assert!(extra.is_empty(), "{server}: unexpected points {extra:?}");
-    for (k, v) in want {
-        assert_eq!(got[k].to_bits(), v.to_bits(), "{server}: value of {k:?}");
-    }
-}
-
 #[test]
 fn graphite_and_opentsdb_reach_victoria_metrics_carbon_and_influxdb() {
     let vm = VictoriaMetrics::start();
@@ -218,11 +85,11 @@ fn graphite_and_opentsdb_reach_victoria_metrics_carbon_and_influxdb() {
         instance("opentsdb", "influx_tsdb", &influx.opentsdb.to_string()),
     ]
     .concat();
-    let mut backhaul = Backhaul::start(&config);
+    let mut backhaul = start(&config);
     backhaul.wait_printed(40, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(4));
     backhaul.stop();
-    let records = backhaul.records();
+    let records = printed_records(&backhaul);
     assert!(records.len() >= 40, "{}", records.len());
     let graphite = expected(&records, false);
     let tsdb = expected(&records, true);
@@ -243,17 +110,17 @@ fn graphite_and_opentsdb_reach_victoria_metrics_carbon_and_influxdb() {
         )
         .into_iter()
         .collect();
-    assert_same("VictoriaMetrics graphite", &stored(&vm_graphite), &graphite);
+    assert_same_points("VictoriaMetrics graphite", &stored(&vm_graphite), &graphite);
     let vm_tsdb = vm.wait_for(
         &format!(r#"{{__name__=~"netdata\\..*",host="{HOST}"}}"#),
         tsdb.len(),
     );
-    assert_same("VictoriaMetrics opentsdb", &stored(&vm_tsdb), &tsdb);
+    assert_same_points("VictoriaMetrics opentsdb", &stored(&vm_tsdb), &tsdb);
 
     let influx_graphite = influx.wait_for(influx::GRAPHITE_DB, graphite.len());
-    assert_same("InfluxDB graphite", &stored(&influx_graphite), &graphite);
+    assert_same_points("InfluxDB graphite", &stored(&influx_graphite), &graphite);
     let influx_tsdb = influx.wait_for(influx::OPENTSDB_DB, tsdb.len());
-    assert_same("InfluxDB opentsdb", &stored(&influx_tsdb), &tsdb);
+    assert_same_points("InfluxDB opentsdb", &stored(&influx_tsdb), &tsdb);
 
     let (from, until) = (
         records.keys().map(|k| k.1).min().unwrap() - 1,
@@ -265,26 +132,26 @@ fn graphite_and_opentsdb_reach_victoria_metrics_carbon_and_influxdb() {
         let want = graphite.keys().filter(|k| &k.0 == metric).count();
         whisper.extend(carbon.wait_for(metric, from, until, want));
     }
-    assert_same("carbon/whisper", &stored(&whisper), &graphite);
+    assert_same_points("carbon/whisper", &stored(&whisper), &graphite);
 }
 
 #[test]
 fn a_server_that_starts_late_gets_everything_from_the_ring() {
     let mut vm = VictoriaMetrics::start();
     vm.stop(); // its ports are known; nothing listens yet
-    let mut backhaul = Backhaul::start(&instance("graphite", "late", &vm.graphite.to_string()));
+    let mut backhaul = start(&instance("graphite", "late", &vm.graphite.to_string()));
     backhaul.wait_printed(30, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
     vm.restart();
     std::thread::sleep(Duration::from_secs(4));
     backhaul.stop();
-    let records = expected(&backhaul.records(), false);
+    let records = expected(&printed_records(&backhaul), false);
     assert_eq!(backhaul.delivered("late"), (records.len() as u64, 0));
     let got = vm.wait_for(
         &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
         records.len(),
     );
-    assert_same("VictoriaMetrics", &stored(&got), &records);
+    assert_same_points("VictoriaMetrics", &stored(&got), &records);
     assert!(
         backhaul.log().contains("late: cannot connect to"),
         "{}",
@@ -295,7 +162,7 @@ fn a_server_that_starts_late_gets_everything_from_the_ring() {
 #[test]
 fn a_server_restarted_mid_run_loses_nothing() {
     let mut vm = VictoriaMetrics::start();
-    let mut backhaul = Backhaul::start(&instance("graphite", "restart", &vm.graphite.to_string()));
+    let mut backhaul = start(&instance("graphite", "restart", &vm.graphite.to_string()));
     backhaul.wait_printed(30, Duration::from_secs(20));
     // A graceful stop (SIGTERM: the server processes what it has received), an outage
     // of several export intervals, then the same server again.
@@ -309,14 +176,14 @@ fn a_server_restarted_mid_run_loses_nothing() {
     vm.restart();
     std::thread::sleep(Duration::from_secs(5));
     backhaul.stop();
-    let records = expected(&backhaul.records(), false);
+    let records = expected(&printed_records(&backhaul), false);
     let (delivered, lost) = backhaul.delivered("restart");
     assert_eq!((delivered, lost), (records.len() as u64, 0));
     let got = vm.wait_for(
         &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
         records.len(),
     );
-    assert_same("VictoriaMetrics", &stored(&got), &records);
+    assert_same_points("VictoriaMetrics", &stored(&got), &records);
     let log = backhaul.log();
     assert!(log.contains("restart: connection to"), "{log}");
 }
@@ -326,16 +193,16 @@ fn failover_to_the_second_destination() {
     let vm = VictoriaMetrics::start();
     let dead = peers::free_addr();
     let list = format!("{dead} {}", vm.graphite);
-    let mut backhaul = Backhaul::start(&instance("graphite", "failover", &list));
+    let mut backhaul = start(&instance("graphite", "failover", &list));
     backhaul.wait_printed(20, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
     backhaul.stop();
-    let records = expected(&backhaul.records(), false);
+    let records = expected(&printed_records(&backhaul), false);
     let got = vm.wait_for(
         &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
         records.len(),
     );
-    assert_same("VictoriaMetrics", &stored(&got), &records);
+    assert_same_points("VictoriaMetrics", &stored(&got), &records);
     let log = backhaul.log();
     assert!(
         log.contains(&format!("failover: cannot connect to {dead}")),
@@ -379,11 +246,11 @@ fn a_destination_that_never_reads_delays_nothing_else() {
         instance("graphite", "vm", &vm.graphite.to_string()),
     ]
     .concat();
-    let mut backhaul = Backhaul::start(&config);
+    let mut backhaul = start(&config);
     backhaul.wait_printed(60, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(12));
     backhaul.stop();
-    let records = expected(&backhaul.records(), false);
+    let records = expected(&printed_records(&backhaul), false);
     // Collection went on every second: the per-second CPU chart has a point for each.
     let cpu = format!("netdata.{HOST}.system.cpu.user");
     let seconds: BTreeSet<i64> = records.keys().filter(|k| k.0 == cpu).map(|k| k.1).collect();
@@ -397,7 +264,7 @@ fn a_destination_that_never_reads_delays_nothing_else() {
         &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
         records.len(),
     );
-    assert_same("VictoriaMetrics", &stored(&got), &records);
+    assert_same_points("VictoriaMetrics", &stored(&got), &records);
     assert_eq!(backhaul.delivered("vm"), (records.len() as u64, 0));
     let log = backhaul.log();
     assert!(log.contains("stuck: closing the connection"), "{log}");
@@ -412,19 +279,12 @@ fn sighup_reload_keeps_progress_and_buffered_data() {
     // `moved` first points at a port where nothing listens, so its data waits in the
     // rings; the reload moves it to vm2.
     let dead = peers::free_addr();
-    let mut backhaul = Backhaul::start(&[keep.clone(), moved(&dead)].concat());
+    let mut backhaul = start(&[keep.clone(), moved(&dead)].concat());
     backhaul.wait_printed(30, Duration::from_secs(20));
-    let path = backhaul._dir.join("backhaul.conf");
-    std::fs::write(&path, [keep, moved(&vm2.graphite)].concat()).unwrap();
-    let pid = backhaul.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    backhaul.reload(&[keep, moved(&vm2.graphite)].concat());
     std::thread::sleep(Duration::from_secs(6));
     backhaul.stop();
-    let records = expected(&backhaul.records(), false);
+    let records = expected(&printed_records(&backhaul), false);
     assert!(
         backhaul.log().contains("configuration reloaded"),
         "{}",
@@ -435,7 +295,7 @@ fn sighup_reload_keeps_progress_and_buffered_data() {
         &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
         records.len(),
     );
-    assert_same(
+    assert_same_points(
         "VictoriaMetrics (unchanged destination)",
         &stored(&got),
         &records,
@@ -449,7 +309,7 @@ fn sighup_reload_keeps_progress_and_buffered_data() {
         &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
         records.len(),
     );
-    assert_same(
+    assert_same_points(
         "VictoriaMetrics (moved destination)",
         &stored(&got),
         &records,
@@ -461,11 +321,11 @@ fn send_charts_matching_selects_charts_per_destination() {
     let vm = VictoriaMetrics::start();
     let config = instance("graphite", "some", &vm.graphite.to_string())
         + "    send charts matching = !system.uptime system.*\n";
-    let mut backhaul = Backhaul::start(&config);
+    let mut backhaul = start(&config);
     backhaul.wait_printed(40, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
     backhaul.stop();
-    let selected: BTreeMap<(String, i64), f64> = expected(&backhaul.records(), false)
+    let selected: BTreeMap<(String, i64), f64> = expected(&printed_records(&backhaul), false)
         .into_iter()
         .filter(|((name, _), _)| {
             name.starts_with(&format!("netdata.{HOST}.system."))
@@ -477,7 +337,7 @@ fn send_charts_matching_selects_charts_per_destination() {
         &format!(r#"{{__name__=~"netdata\\.{HOST}\\..*"}}"#),
         selected.len(),
     );
-    assert_same("VictoriaMetrics", &stored(&got), &selected);
+    assert_same_points("VictoriaMetrics", &stored(&got), &selected);
 }
 
 // ------------------------------------------------------------------------------ HTTP
@@ -542,7 +402,7 @@ fn units() -> BTreeMap<&'static str, &'static str> {
 #[test]
 fn opentsdb_http_reaches_victoria_metrics() {
     let vm = VictoriaMetrics::start();
-    let mut backhaul = Backhaul::start(&http_instance(
+    let mut backhaul = start(&http_instance(
         "opentsdb:http",
         "tsdbhttp",
         &vm.opentsdb_http.to_string(),
@@ -551,14 +411,14 @@ fn opentsdb_http_reaches_victoria_metrics() {
     backhaul.wait_printed(40, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
     backhaul.stop();
-    let records = backhaul.records();
+    let records = printed_records(&backhaul);
     let tsdb = expected(&records, true);
     assert_eq!(backhaul.delivered("tsdbhttp"), (records.len() as u64, 0));
     let got = vm.wait_for(
         &format!(r#"{{__name__=~"netdata\\..*",host="{HOST}"}}"#),
         tsdb.len(),
     );
-    assert_same("VictoriaMetrics OpenTSDB HTTP", &stored(&got), &tsdb);
+    assert_same_points("VictoriaMetrics OpenTSDB HTTP", &stored(&got), &tsdb);
 }
 
 #[test]
@@ -580,20 +440,20 @@ fn remote_write_reaches_prometheus_and_victoria_metrics() {
         ),
     ]
     .concat();
-    let mut backhaul = Backhaul::start(&config);
+    let mut backhaul = start(&config);
     backhaul.wait_printed(60, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(4));
     backhaul.stop();
-    let records = backhaul.records();
+    let records = printed_records(&backhaul);
     let want = remote_write_expected(&records, &units());
     assert!(want.len() > 30, "{}", want.len());
     assert_eq!(backhaul.delivered("prom").1, 0, "{}", backhaul.log());
     // Prometheus is strict: out-of-order or malformed samples would be rejected (400) and
     // logged as lost.
     let got = prometheus.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
-    assert_same("Prometheus remote write", &remote_write_stored(&got), &want);
+    assert_same_points("Prometheus remote write", &remote_write_stored(&got), &want);
     let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
-    assert_same(
+    assert_same_points(
         "VictoriaMetrics remote write",
         &remote_write_stored(&got),
         &want,
@@ -731,14 +591,14 @@ fn a_server_answering_500_loses_nothing() {
         &proxy.to_string(),
         "    remote write URL path = /api/v1/write\n    send charts matching = system.*\n",
     );
-    let mut backhaul = Backhaul::start(&config);
+    let mut backhaul = start(&config);
     backhaul.wait_printed(60, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(12));
     backhaul.stop();
-    let records = backhaul.records();
+    let records = printed_records(&backhaul);
     let want = remote_write_expected(&records, &units());
     let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
-    assert_same(
+    assert_same_points(
         "VictoriaMetrics behind a failing proxy",
         &remote_write_stored(&got),
         &want,
@@ -775,14 +635,14 @@ fn basic_authentication_is_sent_and_a_wrong_password_is_counted() {
         section("bad", "password = wrong"),
     ]
     .concat();
-    let mut backhaul = Backhaul::start(&config);
+    let mut backhaul = start(&config);
     backhaul.wait_printed(40, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(4));
     backhaul.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    let want = remote_write_expected(&backhaul.records(), &units());
+    let want = remote_write_expected(&printed_records(&backhaul), &units());
     let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
-    assert_same(
+    assert_same_points(
         "VictoriaMetrics behind an authenticating proxy",
         &remote_write_stored(&got),
         &want,
@@ -814,7 +674,7 @@ fn remote_write_survives_the_server_going_away() {
         &vm.http.to_string(),
         "    remote write URL path = /api/v1/write\n    send charts matching = system.*\n",
     );
-    let mut backhaul = Backhaul::start(&config);
+    let mut backhaul = start(&config);
     backhaul.wait_printed(30, Duration::from_secs(20));
     let pid = vm.server().pid().unwrap().to_string();
     assert!(Command::new("kill")
@@ -826,9 +686,9 @@ fn remote_write_survives_the_server_going_away() {
     vm.restart();
     std::thread::sleep(Duration::from_secs(6));
     backhaul.stop();
-    let want = remote_write_expected(&backhaul.records(), &units());
+    let want = remote_write_expected(&printed_records(&backhaul), &units());
     let got = vm.wait_for(r#"{__name__=~"netdata_system_.*_average"}"#, want.len());
-    assert_same(
+    assert_same_points(
         "VictoriaMetrics restarted mid-run",
         &remote_write_stored(&got),
         &want,
