@@ -67,7 +67,8 @@ fn stored(points: &[Point]) -> BTreeMap<(String, i64), f64> {
         if let Some(host) = p.labels.get("host") {
             assert_eq!(host, HOST, "{p}");
         }
-        map.insert((p.name.clone(), p.timestamp_s()), p.value_f64());
+        let previous = map.insert((p.name.clone(), p.timestamp_s()), p.value_f64());
+        assert!(previous.is_none(), "stored twice: {p}");
     }
     map
 }
@@ -370,21 +371,21 @@ fn remote_write_expected(
 }
 
 fn remote_write_stored(points: &[Point]) -> BTreeMap<(String, i64), f64> {
-    points
-        .iter()
-        .map(|p| {
-            assert_eq!(
-                p.labels.get("instance").map(String::as_str),
-                Some(HOST),
-                "{p}"
-            );
-            let key = format!(
-                "{}{{chart=\"{}\",dimension=\"{}\"}}",
-                p.name, p.labels["chart"], p.labels["dimension"]
-            );
-            ((key, p.timestamp_s()), p.value_f64())
-        })
-        .collect()
+    let mut map = BTreeMap::new();
+    for p in points {
+        assert_eq!(
+            p.labels.get("instance").map(String::as_str),
+            Some(HOST),
+            "{p}"
+        );
+        let key = format!(
+            "{}{{chart=\"{}\",dimension=\"{}\"}}",
+            p.name, p.labels["chart"], p.labels["dimension"]
+        );
+        let previous = map.insert((key, p.timestamp_s()), p.value_f64());
+        assert!(previous.is_none(), "stored twice: {p}");
+    }
+    map
 }
 
 /// The charts whose context is their id, with their units suffix.
