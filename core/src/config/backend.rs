@@ -2,10 +2,13 @@
 
 use core::fmt;
 
-use super::ini::{Entry, Lexer};
-use super::value::{parse_bool, parse_integer_in};
-use super::{closest_match, ConfigError, ConfigErrorKind, Result};
-use crate::destination::{self, Destinations};
+use super::ini::Lexer;
+use super::options::{Layer, Opt};
+use super::{
+    check_duplicate, unknown_option, ConfigError, ConfigErrorKind, InstanceConfig, InstanceType,
+    Result,
+};
+use crate::destination::Destinations;
 
 /// The kind of server a backend sends to (the `type` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -179,44 +182,26 @@ impl fmt::Display for DataSource {
     }
 }
 
-/// The options of `[backend]`, in the order of [`BackendConfig::OPTIONS`] (minus the alias).
-#[derive(Clone, Copy)]
-enum Opt {
-    Enabled,
-    Type,
-    Destination,
-    DataSource,
-    Prefix,
-    Hostname,
-    UpdateEvery,
-    BufferOnFailures,
-    TimeoutMs,
-    SendHostsMatching,
-    SendChartsMatching,
-    SendNamesInsteadOfIds,
-    HostTags,
-    RemoteWriteUrlPath,
-}
-
-const OPT_COUNT: usize = 14;
-const _: () = assert!(Opt::RemoteWriteUrlPath as usize + 1 == OPT_COUNT);
-
-const OPT_TABLE: [Opt; 15] = [
-    Opt::Enabled,
-    Opt::Type,
-    Opt::Destination,
-    Opt::DataSource,
-    Opt::Prefix,
-    Opt::Hostname,
-    Opt::UpdateEvery,
-    Opt::BufferOnFailures,
-    Opt::TimeoutMs,
-    Opt::SendHostsMatching,
-    Opt::SendChartsMatching,
-    Opt::SendNamesInsteadOfIds,
-    Opt::HostTags,
-    Opt::HostTags,
-    Opt::RemoteWriteUrlPath,
+/// How each of [`BackendConfig::OPTIONS`] is read: `None` for `type`, which only
+/// `[backend]` has; every other option as the instance option of the same name (the old
+/// name `opentsdb host tags` as `host tags`), so that its value is parsed, checked and
+/// reported once, in `options.rs`, for every section.
+const READ_AS: [Option<Opt>; BackendConfig::OPTIONS.len()] = [
+    Some(Opt::Enabled),
+    None,
+    Some(Opt::Destination),
+    Some(Opt::DataSource),
+    Some(Opt::Prefix),
+    Some(Opt::Hostname),
+    Some(Opt::UpdateEvery),
+    Some(Opt::BufferOnFailures),
+    Some(Opt::TimeoutMs),
+    Some(Opt::SendHostsMatching),
+    Some(Opt::SendChartsMatching),
+    Some(Opt::SendNamesInsteadOfIds),
+    Some(Opt::HostTags),
+    Some(Opt::HostTags),
+    Some(Opt::RemoteWriteUrlPath),
 ];
 
 /// netdata's `[backend]` section, borrowing its strings from the configuration text.
@@ -247,8 +232,8 @@ const OPT_TABLE: [Opt; 15] = [
 /// | `buffer on failures` < 0 | every iteration counts as a data loss, even a successful one | [`OutOfRange`](ConfigErrorKind::OutOfRange) 0 to 2147483647 (0 already drops the data at the first failure) |
 /// | an unknown `type` | the exporter stops, with a logged error | [`UnknownType`](ConfigErrorKind::UnknownType), listing the words |
 /// | an unknown `data source` | `average`, with a logged error | [`UnknownDataSource`](ConfigErrorKind::UnknownDataSource), listing the words |
-/// | a bad `destination` item | a failed connection, logged at every iteration | [`Destination`](ConfigErrorKind::Destination), with the item (see [`destination`]) |
-/// | remote write with a destination without a port | connects to port 0 and fails | [`Destination`](ConfigErrorKind::Destination) [`MissingPort`](destination::ErrorKind::MissingPort) |
+/// | a bad `destination` item | a failed connection, logged at every iteration | [`Destination`](ConfigErrorKind::Destination), with the item (see [`destination`](crate::destination)) |
+/// | remote write with a destination without a port | connects to port 0 and fails | [`Destination`](ConfigErrorKind::Destination) [`MissingPort`](crate::destination::ErrorKind::MissingPort) |
 /// | a kinesis region that is not letters, digits and `-` | passed to the AWS SDK | [`BadRegion`](ConfigErrorKind::BadRegion) |
 /// | an empty `[backend] hostname` | an empty host name in every metric | [`EmptyValue`](ConfigErrorKind::EmptyValue) |
 /// | a `remote write URL path` not starting with `/`, or with anything but visible ASCII | pasted into the HTTP request line | [`BadUrlPath`](ConfigErrorKind::BadUrlPath) |
@@ -403,37 +388,53 @@ impl<'a> BackendConfig<'a> {
     /// above). A destination error for a destination left at its default is reported on
     /// the `type` line.
     pub fn parse(text: &'a str) -> Result<'a, Self> {
-        let mut config = Self::new();
-        let mut lines = [0usize; OPT_COUNT];
+        let mut layer = Layer::backend();
+        let (mut backend_type, mut type_line) = (BackendType::Graphite, 0);
         let mut global_hostname = None;
         for entry in Lexer::new(text).entries() {
             let entry = entry?;
             if entry.section == Self::SECTION {
-                config.set(entry, &mut lines)?;
+                let mut read_as = Self::OPTIONS.iter().zip(READ_AS);
+                let Some((_, opt)) = read_as.find(|(name, _)| **name == entry.name) else {
+                    return Err(unknown_option(entry, &Self::OPTIONS));
+                };
+                if let Some(opt) = opt {
+                    layer.read(opt, entry)?;
+                    continue;
+                }
+                check_duplicate(entry, Some(&mut type_line))?;
+                backend_type = BackendType::from_word(entry.value).ok_or_else(|| {
+                    let kind = ConfigErrorKind::UnknownType;
+                    ConfigError::new(entry.line, Some(entry.name), Some(entry.value), kind)
+                })?;
             } else if entry.section == "global" && entry.name == "hostname" {
                 global_hostname = Some(entry.value).filter(|v| !v.is_empty());
             }
         }
-        if config.hostname.is_none() {
-            config.hostname = global_hostname;
+        let kind = InstanceType::from(backend_type);
+        let config = layer.finish_backend(kind, type_line, global_hostname)?;
+        Ok(Self::from_instance(backend_type, &config))
+    }
+
+    /// The `[backend]` of `backend_type` with the options read into `config` (the inverse
+    /// of [`InstanceConfig::from_backend`]).
+    fn from_instance(backend_type: BackendType, config: &InstanceConfig<'a>) -> Self {
+        Self {
+            enabled: config.enabled,
+            backend_type,
+            destination: config.destination,
+            data_source: config.data_source,
+            prefix: config.prefix,
+            hostname: config.hostname,
+            update_every: config.update_every,
+            buffer_on_failures: config.buffer_on_failures,
+            timeout_ms: config.timeout_ms,
+            send_hosts_matching: config.send_hosts_matching,
+            send_charts_matching: config.send_charts_matching,
+            send_names_instead_of_ids: config.send_names_instead_of_ids,
+            host_tags: config.host_tags,
+            remote_write_url_path: config.remote_write_url_path,
         }
-        let line_of = |opt: Opt| lines.get(opt as usize).copied().unwrap_or(0);
-        if line_of(Opt::TimeoutMs) == 0 {
-            config.timeout_ms = u64::from(config.update_every).saturating_mul(2000);
-        }
-        let destination_line = match line_of(Opt::Destination) {
-            0 => line_of(Opt::Type),
-            line => line,
-        };
-        config.check_destination().map_err(|kind| {
-            ConfigError::new(
-                destination_line,
-                Some("destination"),
-                Some(config.destination),
-                kind,
-            )
-        })?;
-        Ok(config)
     }
 
     /// The destination list, with the type's default port; `None` for kinesis and mongodb,
@@ -450,91 +451,6 @@ impl<'a> BackendConfig<'a> {
     pub fn region(&self) -> Option<&'a str> {
         (self.backend_type == BackendType::Kinesis).then_some(self.destination)
     }
-
-    /// Applies one `[backend]` option; `lines` holds the line each option was set on.
-    fn set(&mut self, entry: Entry<'a>, lines: &mut [usize; OPT_COUNT]) -> Result<'a, ()> {
-        let error = |kind| ConfigError::new(entry.line, Some(entry.name), Some(entry.value), kind);
-        let Some(opt) = Self::OPTIONS
-            .iter()
-            .zip(OPT_TABLE)
-            .find(|(name, _)| **name == entry.name)
-            .map(|(_, opt)| opt)
-        else {
-            let suggestion = closest_match(entry.name, &Self::OPTIONS);
-            let kind = ConfigErrorKind::UnknownOption { suggestion };
-            return Err(ConfigError::new(entry.line, Some(entry.name), None, kind));
-        };
-        if let Some(slot) = lines.get_mut(opt as usize) {
-            if *slot != 0 {
-                let kind = ConfigErrorKind::Duplicate { first_line: *slot };
-                return Err(ConfigError::new(entry.line, Some(entry.name), None, kind));
-            }
-            *slot = entry.line;
-        }
-        let value = entry.value;
-        let int = |min, max| parse_integer_in(value, min, max).map_err(error);
-        let max_int = i64::from(i32::MAX);
-        match opt {
-            Opt::Enabled => self.enabled = parse_bool(value).map_err(error)?,
-            Opt::Type => {
-                self.backend_type = BackendType::from_word(value)
-                    .ok_or_else(|| error(ConfigErrorKind::UnknownType))?;
-            }
-            Opt::Destination => self.destination = value,
-            Opt::DataSource => {
-                self.data_source = DataSource::from_word(value)
-                    .ok_or_else(|| error(ConfigErrorKind::UnknownDataSource))?;
-            }
-            Opt::Prefix => self.prefix = value,
-            Opt::Hostname if value.is_empty() => {
-                return Err(error(ConfigErrorKind::EmptyValue));
-            }
-            Opt::Hostname => self.hostname = Some(value),
-            Opt::UpdateEvery => self.update_every = to_u32(int(1, max_int)?),
-            Opt::BufferOnFailures => self.buffer_on_failures = to_u32(int(0, max_int)?),
-            Opt::TimeoutMs => self.timeout_ms = int(1, i64::MAX)?.unsigned_abs(),
-            Opt::SendHostsMatching => self.send_hosts_matching = value,
-            Opt::SendChartsMatching => self.send_charts_matching = value,
-            Opt::SendNamesInsteadOfIds => {
-                self.send_names_instead_of_ids = parse_bool(value).map_err(error)?;
-            }
-            Opt::HostTags => self.host_tags = value,
-            Opt::RemoteWriteUrlPath => {
-                if !value.starts_with('/') || !value.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(error(ConfigErrorKind::BadUrlPath));
-                }
-                self.remote_write_url_path = value;
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks `destination` for the type.
-    fn check_destination(&self) -> core::result::Result<(), ConfigErrorKind> {
-        match self.backend_type {
-            BackendType::MongoDb => Ok(()),
-            BackendType::Kinesis => {
-                let region = self.destination;
-                if !region.is_empty()
-                    && region
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                {
-                    Ok(())
-                } else {
-                    Err(ConfigErrorKind::BadRegion)
-                }
-            }
-            kind => destination::validate(self.destination, kind.default_port())
-                .map(drop)
-                .map_err(ConfigErrorKind::Destination),
-        }
-    }
-}
-
-/// Narrows a value already checked to be within `0..=i32::MAX`.
-fn to_u32(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -542,7 +458,7 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::destination::{Port, Protocol};
+    use crate::destination::{self, Port, Protocol};
     use std::format;
     use std::string::ToString;
     use std::vec::Vec;

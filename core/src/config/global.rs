@@ -5,7 +5,9 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use super::ini::Entry;
 use super::value::parse_integer_in;
-use super::{closest_match, ConfigError, ConfigErrorKind, DaemonErrorKind, Result};
+use super::{
+    check_duplicate, unknown_option, ConfigError, ConfigErrorKind, DaemonErrorKind, Result,
+};
 
 /// The options backhaul reads from netdata's `[global]` section.
 ///
@@ -192,9 +194,7 @@ impl WebConfig {
     /// was set on.
     pub(super) fn set<'a>(&mut self, entry: Entry<'a>, lines: &mut [usize; 2]) -> Result<'a, ()> {
         let Some(index) = Self::OPTIONS.iter().position(|n| *n == entry.name) else {
-            let suggestion = closest_match(entry.name, &Self::OPTIONS);
-            let kind = ConfigErrorKind::UnknownOption { suggestion };
-            return Err(ConfigError::new(entry.line, Some(entry.name), None, kind));
+            return Err(unknown_option(entry, &Self::OPTIONS));
         };
         check_duplicate(entry, lines.get_mut(index))?;
         let value = entry.value;
@@ -229,18 +229,6 @@ fn parse_bind_to(value: &str) -> Option<Option<SocketAddr>> {
         SocketAddr::new(IpAddr::V6(ip), WebConfig::DEFAULT_PORT)
     };
     (address.port() != 0).then_some(Some(address))
-}
-
-/// Records the line of an option, or reports it set twice.
-fn check_duplicate<'a>(entry: Entry<'a>, slot: Option<&mut usize>) -> Result<'a, ()> {
-    if let Some(slot) = slot {
-        if *slot != 0 {
-            let kind = ConfigErrorKind::Duplicate { first_line: *slot };
-            return Err(ConfigError::new(entry.line, Some(entry.name), None, kind));
-        }
-        *slot = entry.line;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

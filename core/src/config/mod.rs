@@ -242,6 +242,28 @@ impl defmt::Format for ConfigError<'_> {
     }
 }
 
+/// The error for an option the section does not have, suggesting the closest of the
+/// section's option `names`. Shared by every section with a fixed list of options, so that
+/// the message is the same in all of them.
+fn unknown_option<'a>(entry: ini::Entry<'a>, names: &[&'static str]) -> ConfigError<'a> {
+    let suggestion = closest_match(entry.name, names);
+    let kind = ConfigErrorKind::UnknownOption { suggestion };
+    ConfigError::new(entry.line, Some(entry.name), None, kind)
+}
+
+/// Records in `slot` the line `entry` sets its option on, or refuses the entry if the
+/// option was already set (`slot` is not 0). Aliases of an option share its slot.
+fn check_duplicate<'a>(entry: ini::Entry<'a>, slot: Option<&mut usize>) -> Result<'a, ()> {
+    if let Some(slot) = slot {
+        if *slot != 0 {
+            let kind = ConfigErrorKind::Duplicate { first_line: *slot };
+            return Err(ConfigError::new(entry.line, Some(entry.name), None, kind));
+        }
+        *slot = entry.line;
+    }
+    Ok(())
+}
+
 /// The candidate closest to `name` (by edit distance, ignoring ASCII case), if it is close
 /// enough to be a likely typo: at most 2 edits, or a third of the candidate's length.
 ///

@@ -1,12 +1,15 @@
 //! The options of instance sections and `[exporting:global]`: how each is read and checked,
 //! and how an instance section inherits from `[exporting:global]`.
+//!
+//! netdata's `[backend]` reads its options here too (all but `type`), so that a value means
+//! the same, has the same range and gets the same message in every section.
 
 use super::ini::Entry;
 use super::instance::{HttpConfig, Secret, TlsConfig};
 use super::value::{parse_bool, parse_integer_in};
 use super::{
-    closest_match, ConfigError, ConfigErrorKind, DaemonErrorKind, DataSource, InstanceConfig,
-    InstanceType, Result,
+    check_duplicate, unknown_option, BackendConfig, ConfigError, ConfigErrorKind, DaemonErrorKind,
+    DataSource, InstanceConfig, InstanceType, Result,
 };
 use crate::destination;
 
@@ -64,7 +67,7 @@ pub fn parse_byte_size(value: &str) -> core::result::Result<u32, ConfigErrorKind
 
 /// The options of an instance section, in the order of [`InstanceConfig::OPTIONS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Opt {
+pub(super) enum Opt {
     Enabled,
     Destination,
     DataSource,
@@ -206,6 +209,16 @@ impl<'a> Layer<'a> {
         }
     }
 
+    /// netdata's `[backend]` over its own defaults ([`BackendConfig::new`]), not over
+    /// `[exporting:global]`. Its options are read with [`read`](Self::read) and it is
+    /// completed by [`finish_backend`](Self::finish_backend).
+    pub(super) fn backend() -> Self {
+        Self {
+            config: InstanceConfig::from_backend(&BackendConfig::new(), 0),
+            ..Self::global()
+        }
+    }
+
     /// An instance section over this `[exporting:global]`.
     pub(super) fn instance(&self, name: &'a str, kind: InstanceType, line: usize) -> Self {
         Self {
@@ -237,45 +250,52 @@ impl<'a> Layer<'a> {
 
     /// Applies one option of the section.
     pub(super) fn set(&mut self, entry: Entry<'a>) -> Result<'a, ()> {
-        let (line, name, value) = (entry.line, entry.name, entry.value);
-        let error = |kind| ConfigError::new(line, Some(name), Some(value), kind);
-        // For errors that must not repeat the value (passwords).
-        let hidden = |kind| ConfigError::new(line, Some(name), None, kind);
-        let Some(opt) = Opt::from_name(name) else {
-            let suggestion = closest_match(name, &InstanceConfig::OPTIONS);
-            return Err(hidden(ConfigErrorKind::UnknownOption { suggestion }));
+        let Some(opt) = Opt::from_name(entry.name) else {
+            return Err(unknown_option(entry, &InstanceConfig::OPTIONS));
         };
-        if let Some(slot) = self.lines.get_mut(opt as usize) {
-            if *slot != 0 {
-                return Err(hidden(ConfigErrorKind::Duplicate { first_line: *slot }));
-            }
-            *slot = line;
-        }
+        // Before `read`'s duplicate check, which changes nothing: the type is the
+        // section's, so an option it refuses is refused the first time it is set.
         if let (Some(kind), Some((admits, applies_to))) = (self.instance_type, opt.scope()) {
             if !admits(kind) {
                 let kind = DaemonErrorKind::NotForType {
                     instance_type: kind,
                     applies_to,
                 };
-                return Err(hidden(ConfigErrorKind::Daemon(kind)));
+                let kind = ConfigErrorKind::Daemon(kind);
+                return Err(ConfigError::new(entry.line, Some(entry.name), None, kind));
             }
         }
+        self.read(opt, entry)?;
+        if opt == Opt::Destination {
+            match self.instance_type {
+                Some(kind) => check_destination(kind, entry.value),
+                // The type is not known yet: check the shape only.
+                None => destination::validate(entry.value, Some(1))
+                    .map(drop)
+                    .map_err(ConfigErrorKind::Destination),
+            }
+            .map_err(|kind| {
+                ConfigError::new(entry.line, Some(entry.name), Some(entry.value), kind)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Reads the value of `opt` from `entry`, refusing an option set twice; the one place
+    /// where each option's value is parsed and range-checked. The destination is stored
+    /// unchecked: [`set`](Self::set) checks it at once, `[backend]` once its `type` is read.
+    pub(super) fn read(&mut self, opt: Opt, entry: Entry<'a>) -> Result<'a, ()> {
+        let (line, name, value) = (entry.line, entry.name, entry.value);
+        let error = |kind| ConfigError::new(line, Some(name), Some(value), kind);
+        // For errors that must not repeat the value (passwords).
+        let hidden = |kind| ConfigError::new(line, Some(name), None, kind);
+        check_duplicate(entry, self.lines.get_mut(opt as usize))?;
         let int = |min, max| parse_integer_in(value, min, max).map_err(error);
         let max_int = i64::from(i32::MAX);
         let config = &mut self.config;
         match opt {
             Opt::Enabled => config.enabled = parse_bool(value).map_err(error)?,
-            Opt::Destination => {
-                match self.instance_type {
-                    Some(kind) => check_destination(kind, value),
-                    // The type is not known yet: check the shape only.
-                    None => destination::validate(value, Some(1))
-                        .map(drop)
-                        .map_err(ConfigErrorKind::Destination),
-                }
-                .map_err(error)?;
-                config.destination = value;
-            }
+            Opt::Destination => config.destination = value,
             Opt::DataSource => {
                 config.data_source = DataSource::from_word(value)
                     .ok_or_else(|| error(ConfigErrorKind::UnknownDataSource))?;
@@ -341,21 +361,14 @@ impl<'a> Layer<'a> {
     /// `hostname` is `[global] hostname`.
     pub(super) fn finish(mut self, hostname: Option<&'a str>) -> Result<'a, InstanceConfig<'a>> {
         let kind = self.config.instance_type;
-        if self.effective_line(Opt::TimeoutMs) == 0 {
-            self.config.timeout_ms = u64::from(self.config.update_every).saturating_mul(2000);
-        }
-        if self.config.hostname.is_none() {
-            self.config.hostname = hostname;
-        }
+        self.fill_defaults(hostname);
         if Self::line_of(&self.lines, Opt::Destination) == 0 {
             // Inherited or default: report it where it was set, else on the header.
             let line = match self.effective_line(Opt::Destination) {
                 0 => self.config.line,
                 line => line,
             };
-            let list = self.config.destination;
-            check_destination(kind, list)
-                .map_err(|error| ConfigError::new(line, Some("destination"), Some(list), error))?;
+            check_destination_at(kind, self.config.destination, line)?;
         }
         if kind.is_http() {
             self.check_pairs(kind)?;
@@ -365,6 +378,37 @@ impl<'a> Layer<'a> {
             });
         }
         Ok(self.config)
+    }
+
+    /// Completes `[backend]`, whose `type` (`kind`, set on `type_line`, 0 if not set) is not
+    /// one of its options here: as [`finish`](Self::finish), but the destination is always
+    /// checked now, and a destination left at its default is reported on the `type` line.
+    ///
+    /// `hostname` is `[global] hostname`.
+    pub(super) fn finish_backend(
+        mut self,
+        kind: InstanceType,
+        type_line: usize,
+        hostname: Option<&'a str>,
+    ) -> Result<'a, InstanceConfig<'a>> {
+        self.fill_defaults(hostname);
+        let line = match self.effective_line(Opt::Destination) {
+            0 => type_line,
+            line => line,
+        };
+        check_destination_at(kind, self.config.destination, line)?;
+        Ok(self.config)
+    }
+
+    /// The defaults that depend on other options: `timeout ms` (twice `update every`) and
+    /// `hostname` (`[global] hostname`).
+    fn fill_defaults(&mut self, hostname: Option<&'a str>) {
+        if self.effective_line(Opt::TimeoutMs) == 0 {
+            self.config.timeout_ms = u64::from(self.config.update_every).saturating_mul(2000);
+        }
+        if self.config.hostname.is_none() {
+            self.config.hostname = hostname;
+        }
     }
 
     /// The checks between HTTP options.
@@ -414,7 +458,7 @@ impl<'a> Layer<'a> {
     }
 }
 
-/// Checks `destination` for an instance type, as `[backend]` does for its `type`.
+/// Checks `destination` for an instance type (or `[backend]`'s `type`).
 fn check_destination(kind: InstanceType, list: &str) -> core::result::Result<(), ConfigErrorKind> {
     match kind {
         InstanceType::MongoDb => Ok(()),
@@ -429,6 +473,12 @@ fn check_destination(kind: InstanceType, list: &str) -> core::result::Result<(),
             .map(drop)
             .map_err(ConfigErrorKind::Destination),
     }
+}
+
+/// Checks `list` as [`check_destination`] does, as an error on `line`.
+fn check_destination_at(kind: InstanceType, list: &str, line: usize) -> Result<'_, ()> {
+    check_destination(kind, list)
+        .map_err(|error| ConfigError::new(line, Some("destination"), Some(list), error))
 }
 
 /// Checks a user name, password or file name: not empty, no control characters.
