@@ -17,10 +17,10 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backhaul_tests::daemon::compare::assert_same_keys;
-use backhaul_tests::daemon::{Daemon, Launch};
+use backhaul_tests::daemon::{wait_until, Daemon, Launch};
 use backhaul_tests::peers::mongo::StoredDocument;
 use backhaul_tests::peers::{self, Mongo};
 use serde_json::{Map, Value};
@@ -191,10 +191,10 @@ fn a_server_restarted_mid_run_loses_nothing() {
     // in the middle of, and the batch would then be sent again: the test would see the
     // duplicates of an at-least-once resend, not a loss).
     let before = backhaul.printed_count();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while backhaul.printed_count() == before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the next export", Duration::from_secs(5), || {
+        backhaul.printed_count() > before
+    })
+    .unwrap();
     std::thread::sleep(Duration::from_millis(400));
     mongo.stop();
     // An outage of several export intervals.
@@ -236,10 +236,13 @@ fn refused_documents_are_counted_and_the_rest_of_their_batch_is_stored() {
         .collect();
     mongo.insert(DB, COLLECTION, &squatters);
     let mut backhaul = start(&mongo.uri());
-    let until = Instant::now() + Duration::from_secs(30);
-    while peers::now_s() <= taken[taken.len() - 1] + 2 && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let last_taken = taken[taken.len() - 1];
+    wait_until(
+        "the exports of the taken points",
+        Duration::from_secs(30),
+        || peers::now_s() > last_taken + 2,
+    )
+    .unwrap();
     backhaul.stop();
     let records = printed_records(&backhaul);
     let refused: Vec<Key> = records
