@@ -2,12 +2,11 @@
 //! certificate authority made by the test: remote write arrives when the CA is trusted;
 //! a wrong CA and a wrong host name are refused (and nothing is sent in plaintext).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backhaul_tests::daemon::{wait_until, Daemon};
 use backhaul_tests::peers;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -140,25 +139,34 @@ impl Drop for TlsVictoria {
     }
 }
 
-/// Runs backhaul with one remote-write-over-HTTPS destination for a few seconds and
-/// returns its log.
-fn run(destination: &str, ca_file: &Path, extra: &str) -> String {
+/// Runs backhaul with one remote-write-over-HTTPS destination until `ready` says so (it
+/// is polled with the daemon's log; 30 s at most), stops it and returns its log.
+fn run(destination: &str, ca_file: &Path, ready: impl FnMut(&str) -> bool) -> String {
     run_section(
         "prometheus_remote_write:https:secure",
         destination,
         ca_file,
-        &format!("    remote write URL path = /api/v1/write\n{extra}"),
+        "    remote write URL path = /api/v1/write\n",
+        ready,
     )
 }
 
-/// Runs backhaul with one HTTPS section for a few seconds and returns its log.
-fn run_section(section: &str, destination: &str, ca_file: &Path, extra: &str) -> String {
+/// Runs backhaul with one HTTPS section until `ready` holds for its log, stops it with
+/// `SIGTERM` (it must exit cleanly) and returns its whole log, exit report included.
+fn run_section(
+    section: &str,
+    destination: &str,
+    ca_file: &Path,
+    extra: &str,
+    mut ready: impl FnMut(&str) -> bool,
+) -> String {
     let dir = std::env::temp_dir().join(format!(
         "backhaul-tls-{}-{}",
         std::process::id(),
         peers::free_port()
     ));
     std::fs::create_dir_all(&dir).unwrap();
+    let _dir = Dir(dir.clone());
     let config = dir.join("backhaul.conf");
     std::fs::write(
         &config,
@@ -177,46 +185,31 @@ fn run_section(section: &str, destination: &str, ca_file: &Path, extra: &str) ->
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backhaul"))
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "--bind",
-            "none",
-            "--hostname",
-            "tls-host",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let l = Arc::clone(&log);
-    let err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let mut l = l.lock().unwrap();
-            l.push_str(&line);
-            l.push('\n');
-        }
-    });
-    std::thread::sleep(Duration::from_secs(8));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let log = log.lock().unwrap().clone();
-    assert_eq!(status.code(), Some(0), "{log}");
-    log
+    let mut daemon = Daemon::spawn(Command::new(env!("CARGO_BIN_EXE_backhaul")).args([
+        "--config",
+        config.to_str().unwrap(),
+        "--bind",
+        "none",
+        "--hostname",
+        "tls-host",
+    ]));
+    wait_until("the outcome in the log", Duration::from_secs(30), || {
+        ready(&daemon.log())
+    })
+    .unwrap_or_else(|e| panic!("{e}; log:\n{}", daemon.log()));
+    daemon.stop();
+    daemon.log()
 }
 
 #[test]
 fn https_remote_write_with_a_trusted_ca_arrives() {
     let vm = TlsVictoria::start();
-    let log = run(&format!("localhost:{}", vm.addr.port()), &vm.ca_file, "");
+    let wanted = "netdata_system_cpu_percentage_average";
+    let log = run(
+        &format!("localhost:{}", vm.addr.port()),
+        &vm.ca_file,
+        |_| vm.series().iter().any(|s| s == wanted),
+    );
     assert!(log.contains("secure: connected to localhost:"), "{log}");
     let series = vm.series();
     assert!(
@@ -237,10 +230,12 @@ fn https_remote_write_with_a_trusted_ca_arrives() {
 #[test]
 fn an_untrusted_certificate_is_refused() {
     let vm = TlsVictoria::start();
+    let refused = "TLS: the certificate of localhost is not trusted";
     let log = run(
         &format!("localhost:{}", vm.addr.port()),
         &vm.other_ca_file,
-        "",
+        // Refused at two connection attempts: it does not fall back to plaintext.
+        |log| log.matches(refused).count() >= 2,
     );
     assert!(
         log.contains("TLS: the certificate of localhost is not trusted"),
@@ -254,7 +249,11 @@ fn an_untrusted_certificate_is_refused() {
 fn a_certificate_for_another_name_is_refused() {
     let vm = TlsVictoria::start();
     // The certificate names localhost only; connect to the same server by its address.
-    let log = run(&format!("127.0.0.1:{}", vm.addr.port()), &vm.ca_file, "");
+    let log = run(
+        &format!("127.0.0.1:{}", vm.addr.port()),
+        &vm.ca_file,
+        |log| log.matches("is not valid for 127.0.0.1").count() >= 2,
+    );
     assert!(log.contains("is not valid for 127.0.0.1"), "{log}");
     assert!(vm.series().is_empty(), "nothing may arrive");
 }
