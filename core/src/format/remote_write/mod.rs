@@ -1093,7 +1093,9 @@ impl ChartFormat for RemoteWriteFormat {
         {
             return Err(BufferFull);
         }
-        let name = MetricName::new(record, self.kind, self.options);
+        // Built in place: returned by value, the 1 KiB name would be copied once more.
+        let mut name = MetricName::empty();
+        name.build(record, self.kind, self.options);
         let (head, h) = collect_labels([
             (NAME_LABEL, name.as_str()),
             ("chart", truncate(record.chart_label(), limits::NAME)),
