@@ -1004,10 +1004,10 @@ fn log_losses(name: &str, before: &Counters, now: &Counters) {
             .zip(now.lost_by_reason()),
     ) {
         if is > was {
-            // Codec destinations (MongoDB) report their refusals with status 0: their
-            // own log line names the server's error.
-            let status = if *reason == LossReason::Rejected && now.last_bad_status != 0 {
-                format!(" (HTTP {})", now.last_bad_status)
+            // Refusals without an HTTP status (records refused one by one, MongoDB's
+            // errors) have their own log line naming the server's error.
+            let status = if *reason == LossReason::Rejected && now.last_rejection_status != 0 {
+                format!(" (HTTP {})", now.last_rejection_status)
             } else {
                 String::new()
             };

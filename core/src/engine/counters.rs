@@ -111,6 +111,11 @@ pub struct Counters {
     pub http_rejected: u64,
     /// The last HTTP status that was not 2xx (0 if none).
     pub last_bad_status: u16,
+    /// The HTTP status that made the most recent records
+    /// [`Rejected`](LossReason::Rejected): 0 when they had none (records refused one by
+    /// one inside an accepted reply, or a protocol's own refusal), so that a log line
+    /// never names a status that was not the cause.
+    pub last_rejection_status: u16,
 }
 
 impl Counters {

@@ -1273,6 +1273,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                     let bytes = (batch.record_bytes as u128 * u128::from(rejected)
                         / u128::from(batch.records)) as u64;
                     self.counters.http_rejected += 1;
+                    self.counters.last_rejection_status = 0;
                     self.counters.lose(LossReason::Rejected, rejected, bytes);
                 }
                 self.pop_batch();
@@ -1296,6 +1297,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             Outcome::Rejected { status } => {
                 self.counters.http_rejected += 1;
                 self.counters.last_bad_status = status;
+                self.counters.last_rejection_status = status;
                 self.counters.buffered -= batch.records;
                 self.counters.lose(
                     LossReason::Rejected,

@@ -371,3 +371,31 @@ fn a_stalled_connection_is_one_failure() {
     assert_eq!(e.counters().failures, 1, "the stall was counted once");
     assert_eq!(e.counters().buffered, 30);
 }
+
+/// The status a `records lost: rejected` log line names is the one that caused the
+/// latest rejection, never an older one.
+#[test]
+fn the_rejection_status_is_that_of_the_latest_rejection() {
+    let src = Rings::filled(200, 1100);
+    let (mut e, request) = http_request_ready(&src);
+    // A retried status first, then the whole request refused with 400.
+    e.handle_written(at(1060), request.len());
+    e.handle_http_status(at(1060), 503);
+    assert_eq!(e.counters().last_rejection_status, 0);
+    assert_eq!(e.counters().last_bad_status, 503);
+    // Sent again after the back-off, on the same connection.
+    let again = e.poll_transmit(at(1062), &src).unwrap().len();
+    e.handle_written(at(1062), again);
+    e.handle_http_status(at(1062), 400);
+    assert_eq!(e.counters().last_rejection_status, 400);
+    assert_eq!(e.counters().lost_for(LossReason::Rejected), 2);
+    // Then records refused one by one inside an accepted reply: no HTTP status caused
+    // those, and the 400 must not be named for them.
+    let next = e.poll_transmit(at(1062), &src).unwrap().len();
+    e.handle_written(at(1062), next);
+    e.handle_outcome(at(1062), Outcome::Delivered { rejected: 1 });
+    assert_eq!(e.counters().lost_for(LossReason::Rejected), 3);
+    assert_eq!(e.counters().last_rejection_status, 0);
+    assert_eq!(e.counters().last_bad_status, 400);
+    check_invariant(e.counters());
+}
