@@ -49,6 +49,7 @@
 
 use super::text::{self, Emit};
 use super::{BufferFull, Record};
+use crate::engine::RecordFormat;
 use crate::number::IntBuffer;
 
 /// The longest chart part a [`ChartPart`] holds (host and chart bytes together). A
@@ -371,19 +372,23 @@ impl<const N: usize> Key<N> {
 ///
 /// For every record `r` and every format `f` implementing it, if
 /// `f.write_host_part(&r, &mut part)` and then `f.write_chart_part(&r, &mut part)`
-/// succeed, then `f.write_with_chart_part(&mut part, &r, out)` writes exactly what
-/// `f.write_record(&r, out)` writes, and fails exactly when it fails; and so does any
-/// other record with the same host strings (prefix, hostname, tags) and the same
-/// [`chart_strs`](Self::chart_strs), string for string.
-pub trait ChartFormat {
+/// succeed, then `f.write_with_chart_part(&mut part, &r, out)` writes exactly what the
+/// format's per-record [`RecordFormat::write`] writes, and fails exactly when it fails;
+/// and so does any other record with the same host strings (prefix, hostname, tags) and
+/// the same [`chart_strs`](Self::chart_strs), string for string.
+pub trait ChartFormat: RecordFormat {
     /// How many of [`chart_strs`](Self::chart_strs)' strings count (at most
-    /// [`CHART_KEY_STRS`]).
-    const CHART_STRS: usize;
+    /// [`CHART_KEY_STRS`]). By default one: the chart's label.
+    const CHART_STRS: usize = 1;
 
     /// The chart's strings the chart part is made from (beyond the host's prefix,
     /// hostname and tags), the first [`CHART_STRS`](Self::CHART_STRS) of them; the
-    /// others are ignored.
-    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS];
+    /// others are ignored. By default the chart's label (its name or id, as the record
+    /// says), which is all the line formats put in a chart part.
+    #[inline]
+    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
+        [record.chart_label(), "", "", "", "", ""]
+    }
 
     /// Writes the host's bytes of the chart part of `record` (made from its prefix,
     /// hostname and tags only) into `part`, and forgets the chart's.
@@ -400,7 +405,7 @@ pub trait ChartFormat {
     ///
     /// [`BufferFull`] if the part does not fit [`CHART_PART_CAPACITY`], or if the format
     /// has no chart part for this record (records of such a chart are written with
-    /// [`write_record`](Self::write_record)).
+    /// [`RecordFormat::write`]).
     fn write_chart_part(&self, record: &Record<'_>, part: &mut ChartPart)
         -> Result<(), BufferFull>;
 
@@ -416,13 +421,6 @@ pub trait ChartFormat {
         record: &Record<'_>,
         out: &mut [u8],
     ) -> Result<usize, BufferFull>;
-
-    /// Writes `record` on its own (the format's per-record function).
-    ///
-    /// # Errors
-    ///
-    /// [`BufferFull`] if `out` cannot hold the whole record (`out` is left untouched).
-    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull>;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -472,7 +470,7 @@ impl ChartCache {
     /// Writes `record` with `format` at the start of `out` and returns its length,
     /// preparing the chart part first if `record` belongs to another chart than the
     /// record written before (and the host's bytes if it belongs to another host). The
-    /// bytes are those of `format.write_record`.
+    /// bytes are those of `format.write`.
     ///
     /// # Errors
     ///
@@ -495,7 +493,7 @@ impl ChartCache {
         if self.chart == State::Prepared {
             format.write_with_chart_part(&mut self.part, record, out)
         } else {
-            format.write_record(record, out)
+            format.write(record, out)
         }
     }
 
@@ -529,16 +527,17 @@ impl Default for ChartCache {
 }
 
 /// Implements [`RecordFormat`](crate::engine::RecordFormat) for a [`ChartFormat`]: `write`
-/// is its per-record function, and `write_cached` goes through the [`ChartCache`].
+/// is `$write`, its per-record function, and `write_cached` goes through the
+/// [`ChartCache`].
 macro_rules! record_format_from_chart_parts {
-    ($format:ty) => {
+    ($format:ty, $write:path) => {
         impl crate::engine::RecordFormat for $format {
             fn write(
                 &self,
                 record: &$crate::format::Record<'_>,
                 out: &mut [u8],
             ) -> Result<usize, $crate::format::BufferFull> {
-                $crate::format::chart::ChartFormat::write_record(self, record, out)
+                $write(record, out)
             }
 
             #[inline]
@@ -572,7 +571,7 @@ mod tests {
     /// exact one, and fails without touching a buffer one byte short.
     fn same_bytes<F: ChartFormat>(format: &F, cache: &mut ChartCache, record: &Record<'_>) {
         let mut want = vec![0u8; 64 * 1024];
-        let n = format.write_record(record, &mut want).expect("fits 64 KiB");
+        let n = format.write(record, &mut want).expect("fits 64 KiB");
         want.truncate(n);
         let mut roomy = vec![SENTINEL; n + 32];
         assert_eq!(cache.write(format, record, &mut roomy), Ok(n), "{record:?}");

@@ -28,7 +28,7 @@
 //! `gateway-01`. A negative timestamp is printed with its sign (netdata's `%llu` would
 //! print it modulo 2^64).
 
-use super::chart::{ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::chart::{ChartFormat, ChartPart};
 use super::text::{self, path_byte, word_byte, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
 use crate::name::{BACKEND_NAME_USABLE, BACKEND_TABLE};
@@ -105,13 +105,6 @@ pub fn len(record: &Record<'_>) -> usize {
 pub struct Graphite;
 
 impl ChartFormat for Graphite {
-    const CHART_STRS: usize = 1;
-
-    #[inline]
-    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
-        [record.chart_label(), "", "", "", "", ""]
-    }
-
     fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
         part.set_host(&HostHead(record), &Tail(record))
     }
@@ -133,13 +126,9 @@ impl ChartFormat for Graphite {
     ) -> Result<usize, BufferFull> {
         write_with_chart_part(part, record, out)
     }
-
-    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write(record, out)
-    }
 }
 
-super::chart::record_format_from_chart_parts!(Graphite);
+super::chart::record_format_from_chart_parts!(Graphite, write);
 
 /// Writes the graphite line of `record` from `part`, the chart part
 /// [`Graphite::write_chart_part`] wrote for a record of the same prefix, hostname, tags

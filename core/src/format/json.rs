@@ -177,13 +177,9 @@ impl ChartFormat for Json {
     ) -> Result<usize, BufferFull> {
         write_with_chart_part(part, record, out)
     }
-
-    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write(record, out)
-    }
 }
 
-super::chart::record_format_from_chart_parts!(Json);
+super::chart::record_format_from_chart_parts!(Json, write);
 
 /// Writes the JSON line of `record` from `part`, the chart part [`Json::write_chart_part`]
 /// wrote for a record of the same host and chart fields: the same bytes as [`write()`],

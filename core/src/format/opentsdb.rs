@@ -37,7 +37,7 @@
 //! A negative timestamp is printed with its sign (netdata's `%llu` would print it
 //! modulo 2^64).
 
-use super::chart::{ChartFormat, ChartPart, CHART_KEY_STRS};
+use super::chart::{ChartFormat, ChartPart};
 use super::text::{self, line_byte, path_byte, word_byte, Emit, Pieces, Sink};
 use super::{limits, truncate, BufferFull, Record, ValueBuffer};
 use crate::name::{BACKEND_NAME_USABLE, BACKEND_TABLE};
@@ -277,13 +277,6 @@ pub struct Telnet;
 pub struct HttpObject;
 
 impl ChartFormat for Telnet {
-    const CHART_STRS: usize = 1;
-
-    #[inline]
-    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
-        [record.chart_label(), "", "", "", "", ""]
-    }
-
     fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
         let f = HostChart::new(record);
         part.set_host(&TelnetHostHead(&f), &TelnetTail(&f))
@@ -306,20 +299,9 @@ impl ChartFormat for Telnet {
     ) -> Result<usize, BufferFull> {
         write_with_chart_part(part, record, out)
     }
-
-    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write(record, out)
-    }
 }
 
 impl ChartFormat for HttpObject {
-    const CHART_STRS: usize = 1;
-
-    #[inline]
-    fn chart_strs<'r>(&self, record: &Record<'r>) -> [&'r str; CHART_KEY_STRS] {
-        [record.chart_label(), "", "", "", "", ""]
-    }
-
     fn write_host_part(&self, record: &Record<'_>, part: &mut ChartPart) -> Result<(), BufferFull> {
         let f = HostChart::new(record);
         part.set_host(&ObjectHostHead(&f), &ObjectTail(&f))
@@ -342,15 +324,11 @@ impl ChartFormat for HttpObject {
     ) -> Result<usize, BufferFull> {
         write_object_with_chart_part(part, record, out)
     }
-
-    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        write_object(record, out)
-    }
 }
 
-super::chart::record_format_from_chart_parts!(Telnet);
+super::chart::record_format_from_chart_parts!(Telnet, write);
 
-super::chart::record_format_from_chart_parts!(HttpObject);
+super::chart::record_format_from_chart_parts!(HttpObject, write_object);
 
 /// Tell `ChartPart::with_timestamp` which literals go around the timestamp.
 const TELNET_TIMESTAMP_TAG: u8 = 2;

@@ -1135,8 +1135,4 @@ impl ChartFormat for RemoteWriteFormat {
             });
         protobuf::encode_series_parts(head, labels, tail, sample.value.to_bits(), timestamp, out)
     }
-
-    fn write_record(&self, record: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
-        crate::engine::RecordFormat::write(self, record, out)
-    }
 }
