@@ -209,6 +209,8 @@ struct Destination {
     request_sent: usize,
     /// When to ask again about bytes the peer has not acknowledged.
     ack_poll: AckPoll,
+    /// The next look [`AckPoll`] asked for when the destination was last pumped.
+    ack_deadline: Option<Instant>,
 }
 
 fn leak(s: &str) -> &'static str {
@@ -383,6 +385,7 @@ impl Daemon {
                 request: Vec::new(),
                 request_sent: 0,
                 ack_poll: AckPoll::new(),
+                ack_deadline: None,
             });
         }
         Ok(daemon)
@@ -428,6 +431,7 @@ impl Daemon {
             request: Vec::new(),
             request_sent: 0,
             ack_poll: AckPoll::new(),
+            ack_deadline: None,
             filter: SendFilter::new(&spec.charts),
             responses: ResponseReader::new(),
             headers: None,
@@ -518,19 +522,12 @@ impl Daemon {
             } else {
                 self.next_collect
             };
-            for d in &mut self.destinations {
+            for d in &self.destinations {
                 if let Some(t) = d.engine.poll_timeout() {
                     deadline = deadline.min(t);
                 }
-                // No event tells when the peer acknowledges bytes: while some are
-                // outstanding, look again soon, so that the room they hold in the send
-                // buffer is freed and refilled now, not at the next interval; less and
-                // less often while a stalled peer acknowledges nothing.
-                if let Sink::Net(link) = &d.sink {
-                    let outstanding = link.unacknowledged().unwrap_or(0);
-                    if let Some(t) = d.ack_poll.next(now, outstanding) {
-                        deadline = deadline.min(t);
-                    }
+                if let Some(t) = d.ack_deadline {
+                    deadline = deadline.min(t);
                 }
             }
             match self
@@ -899,6 +896,8 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
             sent: &mut d.request_sent,
         };
         pump_requests(registry, out, &charts, now);
+        // Requests are answered, not acknowledged: nothing to look at.
+        d.ack_deadline = None;
         return;
     }
     while let Some(bytes) = d.engine.poll_transmit(now, &charts) {
@@ -927,11 +926,18 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
             }
         }
     }
-    if let Sink::Net(link) = &d.sink {
-        if let Some(outstanding) = link.unacknowledged() {
-            d.engine.handle_unacknowledged(now, outstanding);
-        }
+    let outstanding = match &d.sink {
+        Sink::Net(link) => link.unacknowledged(),
+        Sink::Stdout => None,
+    };
+    if let Some(outstanding) = outstanding {
+        d.engine.handle_unacknowledged(now, outstanding);
     }
+    // No event tells when the peer acknowledges bytes: while some are outstanding, look
+    // again soon, so that the room they hold in the send buffer is freed and refilled now,
+    // not at the next interval; less and less often while a stalled peer acknowledges
+    // nothing. (One `SIOCOUTQ` per pump serves both.)
+    d.ack_deadline = d.ack_poll.next(now, outstanding.unwrap_or(0));
 }
 
 /// Writes codec requests: each batch the engine offers becomes one request, written over
