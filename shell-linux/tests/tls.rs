@@ -6,20 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backhaul_tests::daemon::{wait_until, Daemon};
-use backhaul_tests::peers;
+use backhaul_tests::daemon::{wait_until, Launch};
+use backhaul_tests::peers::{self, TempDir};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn make_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -38,17 +30,13 @@ struct TlsVictoria {
     addr: std::net::SocketAddr,
     ca_file: PathBuf,
     other_ca_file: PathBuf,
-    _dir: Dir,
+    _dir: TempDir,
 }
 
 impl TlsVictoria {
     fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "backhaul-tls-vm-{}-{}",
-            std::process::id(),
-            peers::free_port()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = TempDir::new("tls-vm");
+        let dir = tmp.path();
         let ca = make_ca("backhaul test CA");
         let other = make_ca("another CA");
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
@@ -86,7 +74,7 @@ impl TlsVictoria {
             addr,
             ca_file,
             other_ca_file,
-            _dir: Dir(dir),
+            _dir: tmp,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while vm.curl("/health").as_deref() != Some("OK") {
@@ -160,39 +148,11 @@ fn run_section(
     extra: &str,
     mut ready: impl FnMut(&str) -> bool,
 ) -> String {
-    let dir = std::env::temp_dir().join(format!(
-        "backhaul-tls-{}-{}",
-        std::process::id(),
-        peers::free_port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let _dir = Dir(dir.clone());
-    let config = dir.join("backhaul.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "[{section}]\n    destination = {destination}\n    update every = 1\n    CA file = {}\n    send charts matching = system.*\n    timeout ms = 3000\n{extra}",
-            ca_file.display()
-        ),
-    )
-    .unwrap();
-    let check = Command::new(env!("CARGO_BIN_EXE_backhaul"))
-        .args(["--check-config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
+    let config = format!(
+        "[{section}]\n    destination = {destination}\n    update every = 1\n    CA file = {}\n    send charts matching = system.*\n    timeout ms = 3000\n{extra}",
+        ca_file.display()
     );
-    let mut daemon = Daemon::spawn(Command::new(env!("CARGO_BIN_EXE_backhaul")).args([
-        "--config",
-        config.to_str().unwrap(),
-        "--bind",
-        "none",
-        "--hostname",
-        "tls-host",
-    ]));
+    let mut daemon = Launch::new(env!("CARGO_BIN_EXE_backhaul"), "graphite", &config).start();
     wait_until("the outcome in the log", Duration::from_secs(30), || {
         ready(&daemon.log())
     })
