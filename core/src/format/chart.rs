@@ -559,6 +559,7 @@ mod tests {
     extern crate std;
     use super::super::text::testkit::{
         gateway, hostile_records, hostile_strings, leak, maximal, stored, system_cpu, Rng,
+        FIELD_SETTERS,
     };
     use super::super::{graphite, json, opentsdb, DimensionMeta, HostMeta, Record, Value};
     use super::*;
@@ -668,16 +669,7 @@ mod tests {
             for unit in ["a", "é", "\u{1}"] {
                 let s = leak(unit.repeat(len / unit.len() + 1)[..].into());
                 let s: &'static str = &s[..s.floor_char_boundary(len)];
-                let setters: [fn(&mut Record<'static>, &'static str); 7] = [
-                    |r, s| r.host.prefix = s,
-                    |r, s| r.host.hostname = s,
-                    |r, s| r.host.tags = s,
-                    |r, s| r.chart.id = s,
-                    |r, s| r.chart.name = s,
-                    |r, s| r.chart.family = s,
-                    |r, s| r.chart.units = s,
-                ];
-                for set in setters {
+                for set in FIELD_SETTERS {
                     let mut r = base;
                     set(&mut r, s);
                     out.push(r);

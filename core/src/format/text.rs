@@ -903,24 +903,27 @@ pub(super) mod testkit {
         v
     }
 
+    /// One setter per string field of a record: host, chart and dimension.
+    pub(crate) const FIELD_SETTERS: [fn(&mut Record<'static>, &'static str); 11] = [
+        |r, s| r.host.prefix = s,
+        |r, s| r.host.hostname = s,
+        |r, s| r.host.tags = s,
+        |r, s| r.chart.id = s,
+        |r, s| r.chart.name = s,
+        |r, s| r.chart.family = s,
+        |r, s| r.chart.context = s,
+        |r, s| r.chart.chart_type = s,
+        |r, s| r.chart.units = s,
+        |r, s| r.dimension.id = s,
+        |r, s| r.dimension.name = s,
+    ];
+
     /// Records with one hostile string in one field each (every field, names and ids),
     /// and with all fields hostile at once; plus random records.
     pub(crate) fn hostile_records() -> Vec<Record<'static>> {
         let mut out = Vec::new();
         let strings = hostile_strings();
-        let fields: [fn(&mut Record<'static>, &'static str); 11] = [
-            |r, s| r.host.prefix = s,
-            |r, s| r.host.hostname = s,
-            |r, s| r.host.tags = s,
-            |r, s| r.chart.id = s,
-            |r, s| r.chart.name = s,
-            |r, s| r.chart.family = s,
-            |r, s| r.chart.context = s,
-            |r, s| r.chart.chart_type = s,
-            |r, s| r.chart.units = s,
-            |r, s| r.dimension.id = s,
-            |r, s| r.dimension.name = s,
-        ];
+        let fields = FIELD_SETTERS;
         for &s in &strings {
             for names in [true, false] {
                 for set in &fields {
