@@ -14,7 +14,7 @@
 //! A [`ChartCache`] keeps the chart part of the last chart written and prepares a new one
 //! only when a record of another chart comes: that is how the
 //! [engine](crate::engine::Engine) formats records (see
-//! [`RecordFormat::write_cached`](crate::engine::RecordFormat::write_cached)).
+//! [`RecordFormat::write_cached`]).
 //!
 //! ```
 //! use backhaul_core::format::chart::ChartCache;
