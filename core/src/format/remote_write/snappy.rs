@@ -61,6 +61,8 @@ pub const fn max_compressed_len(input_len: usize) -> usize {
         .saturating_add(input_len / 6)
 }
 
+/// Literals up to this long are copied with one fixed-size copy (see `Out::literal_at`).
+const SHORT_LITERAL: usize = 16;
 /// Inputs shorter than this are not searched for matches: one literal.
 const MIN_SEARCH_LEN: usize = 16;
 /// A match search stops this far before the end of a fragment, so that every 4-byte load
@@ -73,6 +75,9 @@ const HASH_MUL: u32 = 0x9e37_79b1;
 ///
 /// `table` is the hash table's storage; its content on entry does not matter. The largest
 /// power of two not above `table.len()` (and [`MAX_TABLE_LEN`]) entries are used.
+///
+/// Bytes of `output` past the returned length may have been written to (a short literal
+/// is copied as a fixed-size piece); only the block itself is meaningful.
 ///
 /// # Errors
 ///
@@ -173,8 +178,11 @@ struct Out<'b> {
 }
 
 impl Out<'_> {
+    /// Appends `src`. The sum cannot overflow: `pos` is at most the buffer's length
+    /// (or one element past it, once), and both are far below `usize::MAX`.
+    #[inline(always)]
     fn bytes(&mut self, src: &[u8]) {
-        let end = self.pos.saturating_add(src.len());
+        let end = self.pos + src.len();
         match self.buf.get_mut(self.pos..end) {
             Some(dst) => dst.copy_from_slice(src),
             None => self.overflow = true,
@@ -182,13 +190,51 @@ impl Out<'_> {
         self.pos = end;
     }
 
+    /// Appends the `N` bytes of `src`: fixed-size stores, no call to `memcpy`.
+    #[inline(always)]
+    fn array<const N: usize>(&mut self, src: [u8; N]) {
+        let end = self.pos + N;
+        match self.buf.get_mut(self.pos..end) {
+            Some(dst) => dst.copy_from_slice(&src),
+            None => self.overflow = true,
+        }
+        self.pos = end;
+    }
+
     fn varint(&mut self, value: u64) {
-        let end = self.pos.saturating_add(sizeof_varint(value));
+        let end = self.pos + sizeof_varint(value);
         match self.buf.get_mut(self.pos..end) {
             Some(dst) => fill_varint(value, dst),
             None => self.overflow = true,
         }
         self.pos = end;
+    }
+
+    /// A literal element holding `fragment[start..end]` (`start < end`). One of at most
+    /// [`SHORT_LITERAL`] bytes, the usual kind between two matches, is written as its tag
+    /// and a fixed-size copy of [`SHORT_LITERAL`] bytes when the input and the output
+    /// have that many: the bytes copied past the literal are overwritten by what
+    /// follows, or lie past the end of the block.
+    #[inline(always)]
+    fn literal_at(&mut self, fragment: &[u8], start: usize, end: usize) {
+        let len = end.wrapping_sub(start);
+        if (1..=SHORT_LITERAL).contains(&len) {
+            let src = fragment
+                .get(start..)
+                .and_then(<[u8]>::first_chunk::<SHORT_LITERAL>);
+            let dst = self
+                .buf
+                .get_mut(self.pos..)
+                .and_then(<[u8]>::first_chunk_mut::<{ SHORT_LITERAL + 1 }>);
+            if let (Some(src), Some(dst)) = (src, dst) {
+                let (tag, body) = dst.split_at_mut(1);
+                tag[0] = ((len - 1) as u8) << 2;
+                body.copy_from_slice(src);
+                self.pos += 1 + len;
+                return;
+            }
+        }
+        self.literal(fragment.get(start..end).unwrap_or(&[]));
     }
 
     /// A literal element holding `bytes` (1 to 2^32 bytes; an empty one writes nothing).
@@ -198,18 +244,19 @@ impl Out<'_> {
         };
         let n = n as u32;
         if n < 60 {
-            self.bytes(&[(n as u8) << 2]);
+            self.array([(n as u8) << 2]);
         } else {
             // 1 to 4 little-endian length bytes, announced by 60 to 63.
             let count = (4 - n.leading_zeros() / 8) as usize;
             let le = n.to_le_bytes();
-            self.bytes(&[(59 + count as u8) << 2]);
+            self.array([(59 + count as u8) << 2]);
             self.bytes(le.get(..count).unwrap_or(&le));
         }
         self.bytes(bytes);
     }
 
     /// Copy elements repeating `len >= 4` bytes from `offset` (1 to 65535) bytes back.
+    #[inline(always)]
     fn copy(&mut self, offset: usize, mut len: usize) {
         // Pieces of 64; the last piece is kept at 4 or more bytes.
         while len >= 68 {
@@ -222,16 +269,17 @@ impl Out<'_> {
         }
         if len < 12 && offset < 2048 {
             let tag = 0b01 | ((len - 4) << 2) | ((offset >> 8) << 5);
-            self.bytes(&[tag as u8, offset as u8]);
+            self.array([tag as u8, offset as u8]);
         } else {
             self.copy_2(offset, len);
         }
     }
 
+    #[inline(always)]
     fn copy_2(&mut self, offset: usize, len: usize) {
         let tag = 0b10 | ((len - 1) << 2);
         let offset = (offset as u16).to_le_bytes();
-        self.bytes(&[tag as u8, offset[0], offset[1]]);
+        self.array([tag as u8, offset[0], offset[1]]);
     }
 }
 
@@ -310,7 +358,7 @@ fn compress_fragment(fragment: &[u8], table: &mut [u16], out: &mut Out<'_>) {
             ip += (misses >> 5) as usize;
             misses += 1;
         };
-        out.literal(fragment.get(emitted..ip).unwrap_or(&[]));
+        out.literal_at(fragment, emitted, ip);
         // Emit copies for as long as the next position also starts a match.
         let mut candidate = candidate;
         loop {
