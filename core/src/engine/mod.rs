@@ -521,28 +521,16 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                 self.first_span = false;
                 break;
             }
-            let before = match self.span_before {
-                Some(b) => b,
-                None => {
-                    let Some(b) = self.next_due_span() else {
-                        break;
-                    };
-                    self.metric_cursor = 0;
-                    b
-                }
+            let Some((before, _)) = self.open_span() else {
+                break;
             };
-            while self.metric_cursor < source.metric_count() {
-                let Some(metric) = source.metric(self.metric_cursor) else {
-                    break;
-                };
+            while let Some(metric) = self.current_metric(source) {
                 if self.record_for(&metric, before).is_some() {
                     lost += 1;
                 }
                 self.metric_cursor += 1;
             }
-            self.span_after = before;
-            self.span_before = None;
-            self.first_span = false;
+            self.close_span(before);
         }
         self.counters.accepted += lost;
         self.counters.lose(LossReason::Shutdown, lost, 0);
@@ -636,30 +624,21 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         }
         let mut visits = 0;
         loop {
-            let before = match self.span_before {
-                Some(b) => b,
-                None => {
-                    let Some(b) = self.next_due_span() else {
-                        // Not due yet: its heartbeat has not passed.
-                        self.work_pending = false;
-                        self.close_open_batch();
-                        return;
-                    };
-                    self.span_before = Some(b);
-                    self.mark_span_start();
-                    self.metric_cursor = 0;
-                    b
-                }
+            let Some((before, opened)) = self.open_span() else {
+                // Not due yet: its heartbeat has not passed.
+                self.work_pending = false;
+                self.close_open_batch();
+                return;
             };
-            while self.metric_cursor < source.metric_count() {
+            if opened {
+                self.mark_span_start();
+            }
+            while let Some(metric) = self.current_metric(source) {
                 if visits == MAX_VISITS {
                     self.work_pending = true;
                     return;
                 }
                 visits += 1;
-                let Some(metric) = source.metric(self.metric_cursor) else {
-                    break;
-                };
                 let Some(record) = self.record_for(&metric, before) else {
                     self.metric_cursor += 1;
                     continue;
@@ -678,10 +657,40 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
                     }
                 }
             }
-            self.span_after = before;
-            self.span_before = None;
-            self.first_span = false;
+            self.close_span(before);
         }
+    }
+
+    /// The end of the span being walked: the open one, or else the next due one, which
+    /// this opens with the metric cursor on the first metric (then `true`). `None` when
+    /// no span is due. [`produce`](Self::produce) and
+    /// [`count_unformatted`](Self::count_unformatted) walk spans with it, so that both
+    /// see the same records.
+    fn open_span(&mut self) -> Option<(i64, bool)> {
+        if let Some(before) = self.span_before {
+            return Some((before, false));
+        }
+        let before = self.next_due_span()?;
+        self.span_before = Some(before);
+        self.metric_cursor = 0;
+        Some((before, true))
+    }
+
+    /// The metric under the cursor, if the open span has metrics left.
+    fn current_metric<'m, S: Source + ?Sized>(&self, source: &'m S) -> Option<Metric<'m>> {
+        if self.metric_cursor < source.metric_count() {
+            source.metric(self.metric_cursor)
+        } else {
+            None
+        }
+    }
+
+    /// Every metric of the span ending at `before` has been walked: the next one starts
+    /// there.
+    fn close_span(&mut self, before: i64) {
+        self.span_after = before;
+        self.span_before = None;
+        self.first_span = false;
     }
 
     /// What the span `(span_after, before]` is for `m`'s ring: worked out once per ring
