@@ -965,6 +965,13 @@ impl SendFilter {
         self.scanned = set.index.len();
     }
 
+    /// [`refresh`](Self::refresh)es the verdicts with what `set` holds now, then
+    /// returns its [`view`](Self::view): what a destination exports at this moment.
+    pub fn current_view<'a>(&'a mut self, set: &'a ChartSet) -> Filtered<'a> {
+        self.refresh(set);
+        self.view(set)
+    }
+
     /// The metrics of `set` this filter allows, as a [`Source`].
     #[must_use]
     pub fn view<'a>(&'a self, set: &'a ChartSet) -> Filtered<'a> {
@@ -1172,6 +1179,12 @@ mod tests {
         let mut none = SendFilter::new("");
         none.refresh(&set);
         assert_eq!(none.view(&set).metric_count(), 0);
+        // `current_view` decides what was added since, as the daemon needs each time.
+        let disk2 = set.add_chart(&def("system.io2"));
+        set.add_dimension(disk2, &DimDef::new("out", Algorithm::Absolute, 1, 1));
+        assert_eq!(f.view(&set).metric_count(), 3);
+        assert_eq!(f.current_view(&set).metric_count(), 4);
+        assert_eq!(f.allows(disk2), Some(true));
     }
 
     #[test]

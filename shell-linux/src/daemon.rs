@@ -841,14 +841,12 @@ impl Daemon {
 /// Stops `d`'s engine formatting, with the charts it exports (the engine counts the
 /// records it was due to format and never will as lost).
 fn stop_producing(d: &mut Destination, charts: &ChartSet) {
-    d.filter.refresh(charts);
-    let charts = d.filter.view(charts);
+    let charts = d.filter.current_view(charts);
     d.engine.stop_producing(&charts);
 }
 
 fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, now: Instant) {
-    d.filter.refresh(charts);
-    let charts = d.filter.view(charts);
+    let charts = d.filter.current_view(charts);
     d.engine.handle_timeout(now, &charts);
     while let Some(action) = d.engine.poll_action(now) {
         match (&mut d.sink, action) {
