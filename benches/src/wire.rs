@@ -5,7 +5,7 @@
 //! allocates nothing.
 
 use backhaul_core::config::DataSource;
-use backhaul_core::engine::RecordFormat;
+use backhaul_core::engine::{RecordFormat, COMPRESSION_TABLE_LEN};
 use backhaul_core::format::chart::ChartCache;
 use backhaul_core::format::prometheus::{Exposition, PromChart, PromQuery};
 use backhaul_core::format::remote_write::snappy::{self, Compressor};
@@ -19,7 +19,8 @@ use crate::cycle::CYCLE_BYTES_PER_METRIC;
 use crate::population::{Population, Source, AFTER, BEFORE, METRICS};
 
 /// One cycle's remote-write request: the records (the population's averages, computed
-/// once), the protobuf request and its snappy block.
+/// once), the protobuf request and its snappy block, compressed with the engine's table
+/// size ([`COMPRESSION_TABLE_LEN`]), as the daemon compresses it.
 #[derive(Debug)]
 pub struct RemoteWrite<'p> {
     records: Vec<Record<'p>>,
@@ -27,7 +28,7 @@ pub struct RemoteWrite<'p> {
     request_len: usize,
     body: Vec<u8>,
     body_len: usize,
-    compressor: Box<Compressor>,
+    compressor: Box<Compressor<COMPRESSION_TABLE_LEN>>,
 }
 
 impl<'p> RemoteWrite<'p> {

@@ -270,8 +270,11 @@ enum Link {
 
 /// At most this many HTTP requests wait in the buffer.
 const MAX_BATCHES: usize = 16;
-/// Entries of the snappy hash table, on the stack while a body is compressed (8 KiB).
-const COMPRESSION_TABLE: usize = 4096;
+/// Entries of the snappy hash table an engine compresses HTTP bodies with (remote
+/// write): 8 KiB, on the stack only while a body is compressed. A quarter of snappy's
+/// usual table: the repeats of a write request are a series or two back, and the block
+/// is about 2% larger than with [`DEFAULT_TABLE_LEN`](crate::format::remote_write::snappy::DEFAULT_TABLE_LEN).
+pub const COMPRESSION_TABLE_LEN: usize = 4096;
 /// Spans remembered while their records are in the buffer (for [`Engine::resume_point`]).
 const MAX_MARKS: usize = 64;
 /// At most this many metrics are looked at per call.
@@ -1390,7 +1393,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SendBuffer<B> {
 /// that the hash table (8 KiB) is on the stack only while a body is compressed.
 #[inline(never)]
 fn compress_in_place(storage: &mut [u8], body: usize, end: usize) -> Option<usize> {
-    let mut table = [0u16; COMPRESSION_TABLE];
+    let mut table = [0u16; COMPRESSION_TABLE_LEN];
     let (front, room) = storage.split_at_mut(end);
     let n = compress(front.get(body..)?, room, &mut table).ok()?;
     storage.copy_within(end..end + n, body);
