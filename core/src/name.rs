@@ -212,9 +212,50 @@ pub const fn max_label_len(usable: usize) -> usize {
 /// assert_eq!(&out[..n], b"_percent");
 /// ```
 pub fn units_suffix(units: &[u8], usable: usize, names: UnitNames, out: &mut [u8]) -> usize {
+    if let Some(n) = units_suffix_whole(units, usable, names, out) {
+        return n;
+    }
     let mut cut = Cut::new(out);
     write_units(units, usable, names, &mut cut);
     cut.written
+}
+
+/// [`units_suffix`] when the whole suffix fits `out`, the usual case: the same bytes,
+/// written piece by piece instead of byte by byte through a [`Cut`]. `None` (nothing
+/// written) when it does not fit.
+fn units_suffix_whole(
+    units: &[u8],
+    usable: usize,
+    names: UnitNames,
+    out: &mut [u8],
+) -> Option<usize> {
+    let units = match names {
+        UnitNames::Current => units,
+        UnitNames::Old => old_units(units),
+    };
+    // As `write_units`: the bytes copied, then one of its three cases.
+    let copied = units.get(..usable.saturating_sub(1)).unwrap_or(units);
+    let (body, after): (&[u8], &[u8]) = if copied == b"%" {
+        let percent = b"_percent";
+        let dst = out.get_mut(..usable.min(percent.len()))?;
+        dst.copy_from_slice(percent.get(..dst.len())?);
+        return Some(dst.len());
+    } else if let Some(head) = copied.strip_suffix(b"/s").filter(|h| !h.is_empty()) {
+        // `_persec` is cut where the whole suffix reaches `usable`.
+        let room = usable.saturating_sub(1 + head.len());
+        (head, b"_persec".get(..room.min(7))?)
+    } else {
+        (copied, b"")
+    };
+    let dst = out.get_mut(..1 + body.len() + after.len())?;
+    let (underscore, rest) = dst.split_first_mut()?;
+    *underscore = b'_';
+    let (mapped, tail) = rest.split_at_mut(body.len());
+    for (d, &b) in mapped.iter_mut().zip(body) {
+        *d = PROMETHEUS_TABLE[usize::from(b)];
+    }
+    tail.copy_from_slice(after);
+    Some(dst.len())
 }
 
 /// The exact length [`units_suffix`] produces given a large enough `out`.
@@ -469,6 +510,56 @@ mod tests {
         units_old_faults: units_suffix(b"faults/s", 256, Old) => b"_page_faults_persec";
         units_old_operation: units_suffix(b"milliseconds/operation", 256, Old) => b"_ms_per_operation";
         units_old_unknown: units_suffix(b"KiB/sec", 256, Old) => b"_KiB_sec";
+    }
+
+    /// The whole-suffix path of `units_suffix` writes what the byte-by-byte builder
+    /// writes, for any units, limit and room (units from the rewrite table's words, `/s`,
+    /// `%` and odd bytes, so that all three cases and every cut are reached).
+    #[test]
+    fn units_suffix_pieces_match_the_byte_builder() {
+        const PARTS: &[&[u8]] = &[
+            b"KiB",
+            b"/s",
+            b"%",
+            b"/",
+            b"s",
+            b"faults",
+            b"percentage",
+            b" ",
+            b"\xc2\xb0",
+            b"a",
+            b"operation",
+            b"",
+            b"milliseconds/operation",
+        ];
+        // splitmix64
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let z = (state ^ (state >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        for _ in 0..20_000 {
+            let mut units = [0u8; 96];
+            let mut len = 0;
+            for _ in 0..next() % 4 {
+                let part = PARTS[(next() % PARTS.len() as u64) as usize];
+                units[len..len + part.len()].copy_from_slice(part);
+                len += part.len();
+            }
+            let units = &units[..len];
+            let usable = (next() % 40) as usize;
+            let room = (next() % 40) as usize;
+            for names in [UnitNames::Current, UnitNames::Old] {
+                let (mut fast, mut slow) = ([0xa5u8; 64], [0xa5u8; 64]);
+                let n = units_suffix(units, usable, names, &mut fast[..room]);
+                let mut cut = super::Cut::new(&mut slow[..room]);
+                super::write_units(units, usable, names, &mut cut);
+                let m = cut.written;
+                assert_eq!((n, &fast[..]), (m, &slow[..]), "{units:?} {usable} {room}");
+            }
+        }
     }
 
     #[test]
