@@ -289,6 +289,11 @@ impl MetricName {
         }
     }
 
+    /// The name's bytes (ASCII).
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
     /// The name.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -1096,18 +1101,24 @@ impl ChartFormat for RemoteWriteFormat {
         // Built in place: returned by value, the 1 KiB name would be copied once more.
         let mut name = MetricName::empty();
         name.build(record, self.kind, self.options);
-        let (head, h) = collect_labels([
-            (NAME_LABEL, name.as_str()),
-            ("chart", truncate(record.chart_label(), limits::NAME)),
-        ]);
-        let (tail, t) = collect_labels([("family", truncate(record.chart.family, limits::NAME))]);
-        let (head, tail) = (head.get(..h).unwrap_or(&[]), tail.get(..t).unwrap_or(&[]));
+        // As bytes: the name is ASCII by construction, no UTF-8 check is needed.
+        let head: [(&[u8], &[u8]); 2] = [
+            (NAME_LABEL.as_bytes(), name.as_bytes()),
+            (
+                b"chart",
+                truncate(record.chart_label(), limits::NAME).as_bytes(),
+            ),
+        ];
+        let tail: [(&[u8], &[u8]); 1] = [(
+            b"family",
+            truncate(record.chart.family, limits::NAME).as_bytes(),
+        )];
         part.set_chart_bytes(
-            protobuf::labels_len(head),
-            protobuf::labels_len(tail),
+            protobuf::byte_labels_len(&head),
+            protobuf::byte_labels_len(&tail),
             |head_out, tail_out| {
-                protobuf::write_labels(head, head_out)?;
-                protobuf::write_labels(tail, tail_out)
+                protobuf::write_byte_labels(&head, head_out)?;
+                protobuf::write_byte_labels(&tail, tail_out)
             },
         )
     }

@@ -162,6 +162,39 @@ pub(crate) const fn labels_len(labels: &[Label<'_>]) -> usize {
     size
 }
 
+/// The length of the label fields of the `(name, value)` pairs of `labels` whose value
+/// is not empty, as [`write_byte_labels`] writes them: [`labels_len`] for names and
+/// values already known to be text (names built from ASCII), without a UTF-8 check.
+pub(crate) fn byte_labels_len(labels: &[(&[u8], &[u8])]) -> usize {
+    labels
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| {
+            nested_field_len(
+                string_field_len(name.len()).saturating_add(string_field_len(value.len())),
+            )
+        })
+        .fold(0, usize::saturating_add)
+}
+
+/// Writes the `(name, value)` pairs of `labels` whose value is not empty as label fields
+/// into `out`, which must be exactly [`byte_labels_len`] long.
+pub(crate) fn write_byte_labels(
+    labels: &[(&[u8], &[u8])],
+    out: &mut [u8],
+) -> Result<(), BufferFull> {
+    if out.len() != byte_labels_len(labels) {
+        return Err(BufferFull);
+    }
+    let mut sink = Sink { buf: out, pos: 0 };
+    for &(name, value) in labels {
+        if !value.is_empty() {
+            sink.label_bytes(name, value);
+        }
+    }
+    Ok(())
+}
+
 /// Writes `labels` as label fields of a `TimeSeries` into `out`, which must be exactly
 /// [`labels_len`] long.
 pub(crate) fn write_labels(labels: &[Label<'_>], out: &mut [u8]) -> Result<(), BufferFull> {
@@ -356,7 +389,12 @@ impl Sink<'_> {
     /// One `TimeSeries.labels` field.
     #[inline]
     fn label(&mut self, label: &Label<'_>) {
-        let (name, value) = (label.name.as_bytes(), label.value.as_bytes());
+        self.label_bytes(label.name.as_bytes(), label.value.as_bytes());
+    }
+
+    /// One `TimeSeries.labels` field from the bytes of its name and value.
+    #[inline]
+    fn label_bytes(&mut self, name: &[u8], value: &[u8]) {
         let size = 4 + name.len() + value.len();
         // Both strings present and every length one byte, the usual case: the same bytes
         // as the general path below, with fewer steps.
@@ -376,16 +414,19 @@ impl Sink<'_> {
             self.pos = end;
             return;
         }
-        self.len_prefix(TAG_1_LEN, label.compute_size());
-        self.string(TAG_1_LEN, label.name);
-        self.string(TAG_2_LEN, label.value);
+        self.len_prefix(
+            TAG_1_LEN,
+            string_field_len(name.len()).saturating_add(string_field_len(value.len())),
+        );
+        self.string(TAG_1_LEN, name);
+        self.string(TAG_2_LEN, value);
     }
 
     #[inline]
-    fn string(&mut self, tag: u8, s: &str) {
+    fn string(&mut self, tag: u8, s: &[u8]) {
         if !s.is_empty() {
             self.len_prefix(tag, s.len());
-            self.bytes(s.as_bytes());
+            self.bytes(s);
         }
     }
 }
