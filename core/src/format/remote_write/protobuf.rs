@@ -178,21 +178,26 @@ pub(crate) fn byte_labels_len(labels: &[(&[u8], &[u8])]) -> usize {
 }
 
 /// Writes the `(name, value)` pairs of `labels` whose value is not empty as label fields
-/// into `out`, which must be exactly [`byte_labels_len`] long.
+/// into `out`, which must be exactly [`byte_labels_len`] long ([`BufferFull`] otherwise,
+/// with `out` holding a part of the labels).
 pub(crate) fn write_byte_labels(
     labels: &[(&[u8], &[u8])],
     out: &mut [u8],
 ) -> Result<(), BufferFull> {
-    if out.len() != byte_labels_len(labels) {
-        return Err(BufferFull);
-    }
+    let len = out.len();
     let mut sink = Sink { buf: out, pos: 0 };
     for &(name, value) in labels {
         if !value.is_empty() {
             sink.label_bytes(name, value);
         }
     }
-    Ok(())
+    // The sink drops what does not fit: a length other than `out`'s is reported, as
+    // a wrong `out` would be.
+    if sink.pos == len {
+        Ok(())
+    } else {
+        Err(BufferFull)
+    }
 }
 
 /// Writes `labels` as label fields of a `TimeSeries` into `out`, which must be exactly
@@ -286,7 +291,7 @@ fn encode_one_label_fast(
         return Some(Err(BufferFull));
     };
     w.put(prefix.get(..prefix_len).unwrap_or(&prefix));
-    w.put(head);
+    w.put_long(head);
     w.put(&[TAG_1_LEN, label_size as u8, TAG_1_LEN, name.len() as u8]);
     w.put(name);
     w.put(&[TAG_2_LEN, value.len() as u8]);
