@@ -53,7 +53,7 @@ impl<'a> Label<'a> {
     /// The size of the encoded `Label` message, without its own tag and length.
     #[must_use]
     pub const fn compute_size(&self) -> usize {
-        string_field_len(self.name.len()).saturating_add(string_field_len(self.value.len()))
+        label_size(self.name.len(), self.value.len())
     }
 }
 
@@ -169,11 +169,7 @@ pub(crate) fn byte_labels_len(labels: &[(&[u8], &[u8])]) -> usize {
     labels
         .iter()
         .filter(|(_, value)| !value.is_empty())
-        .map(|(name, value)| {
-            nested_field_len(
-                string_field_len(name.len()).saturating_add(string_field_len(value.len())),
-            )
-        })
+        .map(|(name, value)| nested_field_len(label_size(name.len(), value.len())))
         .fold(0, usize::saturating_add)
 }
 
@@ -332,6 +328,12 @@ const fn string_field_len(len: usize) -> usize {
     }
 }
 
+/// The size of a `Label` message of a name and a value of these lengths (an empty string
+/// is left out).
+const fn label_size(name_len: usize, value_len: usize) -> usize {
+    string_field_len(name_len).saturating_add(string_field_len(value_len))
+}
+
 /// The length of a length-delimited field (one-byte tag) whose payload is `size` bytes.
 const fn nested_field_len(size: usize) -> usize {
     (1 + sizeof_varint(size as u64)).saturating_add(size)
@@ -419,10 +421,7 @@ impl Sink<'_> {
             self.pos = end;
             return;
         }
-        self.len_prefix(
-            TAG_1_LEN,
-            string_field_len(name.len()).saturating_add(string_field_len(value.len())),
-        );
+        self.len_prefix(TAG_1_LEN, label_size(name.len(), value.len()));
         self.string(TAG_1_LEN, name);
         self.string(TAG_2_LEN, value);
     }
