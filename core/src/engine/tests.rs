@@ -235,6 +235,166 @@ fn a_stop_in_step_loses_nothing() {
     assert_eq!(e.cursor(), 1060);
 }
 
+/// splitmix64, for reproducible random cases.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Charts of their own rings (interval, length, newest point and gaps vary), two or
+/// three dimensions each, listed chart after chart as the daemon lists them.
+struct Charts {
+    charts: Vec<(RingState, Vec<Vec<StorageNumber>>)>,
+    collected: Option<Collected>,
+}
+
+impl Charts {
+    /// Random charts from `seed` whose newest points are before `now`.
+    fn random(seed: u64, now: i64) -> Self {
+        let mut rng = Rng(seed);
+        let charts = (0..1 + rng.next() % 6)
+            .map(|_| {
+                let every = [1u32, 1, 2, 3, 5][(rng.next() % 5) as usize];
+                let entries = 5 + (rng.next() % 60) as usize;
+                let last = now - (rng.next() % 40) as i64;
+                // Collected for long enough to have wrapped, or not.
+                let counter = 1 + rng.next() % (2 * entries as u64);
+                let ring = RingState::new(
+                    entries,
+                    every,
+                    counter,
+                    (counter % entries as u64) as usize,
+                    last,
+                );
+                let dims = (0..2 + rng.next() % 2)
+                    .map(|_| {
+                        (0..entries)
+                            .map(|_| match rng.next() % 4 {
+                                0 => StorageNumber::EMPTY,
+                                _ => StorageNumber::pack(2.5, SN_EXISTS),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                (ring, dims)
+            })
+            .collect();
+        Self {
+            charts,
+            collected: None,
+        }
+    }
+}
+
+impl Source for Charts {
+    fn metric_count(&self) -> usize {
+        self.charts.iter().map(|(_, dims)| dims.len()).sum()
+    }
+
+    fn metric(&self, mut index: usize) -> Option<Metric<'_>> {
+        for (ring, dims) in &self.charts {
+            if let Some(values) = dims.get(index) {
+                let id = DIMS[index % DIMS.len()];
+                return Some(Metric {
+                    chart: ChartMeta {
+                        id: "t.chart",
+                        name: "t.chart",
+                        family: "t",
+                        context: "t.context",
+                        chart_type: "t",
+                        units: "things",
+                    },
+                    dimension: DimensionMeta { id, name: id },
+                    ring: *ring,
+                    values,
+                    collected: self.collected,
+                });
+            }
+            index -= dims.len();
+        }
+        None
+    }
+}
+
+/// One byte per record: any number of them fits a test buffer.
+fn tiny(_: &Record<'_>, out: &mut [u8]) -> Result<usize, BufferFull> {
+    *out.first_mut().ok_or(BufferFull)? = b'r';
+    Ok(1)
+}
+
+#[test]
+fn a_stop_counts_the_records_formatting_would_have_made() {
+    // Two engines from the same start over the same charts: one formats every due span
+    // (a roomy buffer), the other falls behind (a buffer of a few records) and stops.
+    // The stop must account for exactly the records the first one made, whatever the
+    // rings, the export interval and how far behind.
+    for seed in 0..400 {
+        let mut rng = Rng(seed);
+        let start = 1000 + (rng.next() % 30) as i64;
+        let now = start + 1 + (rng.next() % 150) as i64;
+        let mut src = Charts::random(seed, now);
+        let source = [
+            DataSource::Average,
+            DataSource::Sum,
+            DataSource::AsCollected,
+        ][(rng.next() % 3) as usize];
+        if source == DataSource::AsCollected {
+            src.collected = Some(Collected {
+                value: 1,
+                time: now - (rng.next() % 3) as i64,
+            });
+        }
+        let config = Config {
+            update_every: 1 + (rng.next() % 4) as u32,
+            data_source: source,
+            ..config(Framing::Stream, source)
+        };
+        let engine = |buffer: usize| {
+            Engine::new(
+                config,
+                tiny as FormatFn,
+                std::vec![0u8; buffer],
+                Instant::from_secs(start),
+            )
+        };
+        let mut all = engine(1 << 20);
+        for _ in 0..64 {
+            all.handle_timeout(at(now), &src);
+        }
+        let mut behind = engine((rng.next() % 8) as usize);
+        behind.handle_timeout(at(now), &src);
+        behind.stop_producing(&src);
+        let (a, b) = (*all.counters(), *behind.counters());
+        assert_eq!(a.accepted, b.accepted, "seed {seed}: {a:?} {b:?}");
+        assert_eq!(
+            a.lost_for(LossReason::Expired),
+            b.lost_for(LossReason::Expired),
+            "seed {seed}"
+        );
+        // The roomy engine loses only expired records; every record it made, the other
+        // buffered or counted as lost (at the stop, or as it went along: a buffer too
+        // small for one record, as-collected values that found it full).
+        assert_eq!(
+            a.lost,
+            a.lost_for(LossReason::Expired),
+            "seed {seed}: {a:?}"
+        );
+        assert_eq!(
+            a.buffered,
+            b.accepted - b.lost_for(LossReason::Expired),
+            "seed {seed}"
+        );
+        assert_eq!(all.cursor(), behind.cursor(), "seed {seed}");
+        check_invariant(&b);
+    }
+}
+
 // ------------------------------------------------------------------ closed connections
 
 /// Two records per request body.
