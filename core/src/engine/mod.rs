@@ -480,11 +480,12 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
     /// not been handled is not due: its records do not exist yet and are not counted.
     /// Without this, stopping behind would lose those records silently.
     ///
-    /// The work is one pass over the metrics per due span that can still have a point
+    /// The work is one look at each metric per due span that can still have a point
     /// (spans after every ring's newest point are skipped at once, so a clock jump costs
-    /// nothing): at most the rings' history, not bounded per call as
-    /// [`poll_transmit`](Self::poll_transmit) is, since it happens once. Calling it again
-    /// does nothing.
+    /// nothing), each ring read in order: at most the rings' history, not bounded per
+    /// call as [`poll_transmit`](Self::poll_transmit) is, since it happens once (about a
+    /// quarter of a second for 10,000 metrics a whole 3,600-point ring behind, in the
+    /// `engine_stop` benchmark). Calling it again does nothing.
     pub fn stop_producing<S: Source + ?Sized>(&mut self, source: &S) {
         if !self.producing {
             return;
