@@ -699,14 +699,22 @@ impl Daemon {
                 log(format!("{}: {e}; closing the connection", d.spec.name));
                 close = true;
             }
+            // A codec request partly written when the connection goes is a torn one.
+            let request_cut = d.request_sent > 0;
             if matches!(event, LinkEvent::Disconnected { .. }) {
                 d.responses
                     .closed(|r| d.engine.handle_http_status(now, r.status));
+                if request_cut {
+                    d.engine.handle_request_cut(now);
+                }
             }
             apply(&d.spec.name, link, &mut d.engine, event, now);
             if close && link.is_up() {
                 let _ = link.close(registry);
                 d.responses.reset();
+                if request_cut {
+                    d.engine.handle_request_cut(now);
+                }
                 d.engine.handle_disconnected(now, None);
             }
         }
@@ -940,7 +948,7 @@ fn pump_one(registry: &mio::Registry, d: &mut Destination, charts: &ChartSet, no
 
 /// Writes codec requests: each batch the engine offers becomes one request, written over
 /// as many calls as the socket takes; the engine hears of the batch only once the whole
-/// request is on the wire.
+/// request is on the wire (and of a request cut half-way, as a failure).
 fn pump_requests(
     registry: &mio::Registry,
     out: Requests<'_>,
@@ -979,6 +987,10 @@ fn pump_requests(
             }
             Err(event) => {
                 let _ = link.close(registry);
+                if *sent > 0 {
+                    // Part of the request is on the wire: a torn request.
+                    engine.handle_request_cut(now);
+                }
                 request.clear();
                 *sent = 0;
                 apply(name, link, engine, event, now);

@@ -1097,6 +1097,21 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         }
     }
 
+    /// With bare bodies ([`HttpFraming::bodies`]): the connection is lost while the
+    /// shell has written only part of the request it built around the current body.
+    /// That is a failure (a request torn), which the engine cannot see by itself: it
+    /// hears of a body only once its whole request is written. Call it just before
+    /// [`handle_disconnected`](Self::handle_disconnected), which then offers the body
+    /// again for the next connection. Does nothing for other framings, or after a stall
+    /// ([`poll_action`](Self::poll_action) counted that one).
+    pub fn handle_request_cut(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        let bodies = matches!(self.config.framing, Framing::Http(h) if !h.write_header);
+        if bodies && self.link == Link::Up {
+            self.counters.failures += 1;
+        }
+    }
+
     /// The connection closed (by either side, or after [`Action::Disconnect`]).
     ///
     /// `unacknowledged` is how many of the bytes written on this connection the peer had

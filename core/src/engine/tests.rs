@@ -470,6 +470,60 @@ fn a_close_with_a_request_unanswered_is_a_failure() {
     assert_eq!(e.counters().delivered, 0);
 }
 
+/// An engine of bare bodies (the shell writes the requests) with its first body taken
+/// on an open connection: returns the engine and the body.
+fn body_ready(src: &Rings) -> (TestEngine, Vec<u8>) {
+    let mut e = engine(
+        Framing::Http(HttpFraming::bodies(2 * LINE)),
+        DataSource::Average,
+        2048,
+    );
+    e.handle_timeout(at(1060), src);
+    connect(&mut e, at(1060));
+    let body = e.poll_transmit(at(1060), src).unwrap().to_vec();
+    assert_eq!(body, b"a1048\nb1048\n");
+    (e, body)
+}
+
+#[test]
+fn a_close_with_a_bare_body_request_half_written_is_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let (mut e, body) = body_ready(&src);
+    // The shell wrote part of its request around the body when the connection broke.
+    e.handle_request_cut(at(1060));
+    e.handle_disconnected(at(1060), None);
+    assert_eq!(e.counters().failures, 1);
+    // The body is offered again, whole.
+    connect(&mut e, at(1060));
+    assert_eq!(e.poll_transmit(at(1060), &src).unwrap(), body);
+    check_invariant(e.counters());
+}
+
+#[test]
+fn a_close_before_a_bare_body_request_is_written_is_not_a_failure() {
+    let src = Rings::filled(200, 1100);
+    let (mut e, body) = body_ready(&src);
+    e.handle_disconnected(at(1060), None);
+    assert_eq!(e.counters().failures, 0);
+    connect(&mut e, at(1060));
+    assert_eq!(e.poll_transmit(at(1060), &src).unwrap(), body);
+    // Written whole and then cut before the reply: one failure, counted once.
+    e.handle_written(at(1060), body.len());
+    e.handle_disconnected(at(1060), None);
+    assert_eq!(e.counters().failures, 1);
+}
+
+#[test]
+fn a_request_cut_means_nothing_for_other_framings() {
+    let src = Rings::filled(200, 1100);
+    let mut e = stream_ready(&src);
+    e.handle_request_cut(at(1060));
+    assert_eq!(e.counters().failures, 0);
+    let (mut e, _) = http_request_ready(&src);
+    e.handle_request_cut(at(1060));
+    assert_eq!(e.counters().failures, 0);
+}
+
 /// A stream engine with 30 records (180 bytes) buffered on an open connection.
 fn stream_ready(src: &Rings) -> TestEngine {
     let mut e = engine(Framing::Stream, DataSource::Average, 1024);
