@@ -583,6 +583,20 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         matches!(self.link, Link::Up)
     }
 
+    /// Whether a connection is being made, or is to be made now (the engine has
+    /// something to send, and is not waiting out a back-off): with
+    /// [`is_connected`](Self::is_connected), whether a shell that is stopping can still
+    /// expect this engine to deliver. A server that closes the connection after each
+    /// reply leaves the engine reconnecting, not failed.
+    #[must_use]
+    pub fn is_reconnecting(&self, now: Instant) -> bool {
+        match self.link {
+            Link::Connecting { .. } => true,
+            Link::Down { retry_at } => retry_at <= now && self.has_sendable(),
+            Link::Up | Link::Closing => false,
+        }
+    }
+
     // ---------------------------------------------------------------- time and data
 
     /// Advances the schedule to `now` and formats what is due. Call it when

@@ -524,6 +524,34 @@ fn a_request_cut_means_nothing_for_other_framings() {
     assert_eq!(e.counters().failures, 0);
 }
 
+#[test]
+fn reconnecting_means_a_connection_on_its_way_not_a_back_off() {
+    let src = Rings::filled(200, 1100);
+    let mut e = engine(Framing::Stream, DataSource::Average, 1024);
+    // Nothing to send yet: no reason to connect.
+    assert!(!e.is_reconnecting(at(1050)));
+    e.handle_timeout(at(1060), &src);
+    assert!(e.is_reconnecting(at(1060)), "records to send, no back-off");
+    assert_eq!(
+        e.poll_action(at(1060)),
+        Some(Action::Connect { destination: 0 })
+    );
+    assert!(e.is_reconnecting(at(1060)), "connecting");
+    e.handle_connected(at(1060));
+    assert!(e.is_connected() && !e.is_reconnecting(at(1060)));
+    // The server closes the connection: the engine connects again at once.
+    e.handle_disconnected(at(1061), None);
+    assert!(!e.is_connected() && e.is_reconnecting(at(1061)));
+    // A refused attempt (the only destination: a whole round) waits out a back-off.
+    assert_eq!(
+        e.poll_action(at(1061)),
+        Some(Action::Connect { destination: 0 })
+    );
+    e.handle_connect_failed(at(1061));
+    assert!(!e.is_reconnecting(at(1061)), "backing off");
+    assert!(e.is_reconnecting(at(1062)), "the back-off (1 s) is over");
+}
+
 /// A stream engine with 30 records (180 bytes) buffered on an open connection.
 fn stream_ready(src: &Rings) -> TestEngine {
     let mut e = engine(Framing::Stream, DataSource::Average, 1024);
