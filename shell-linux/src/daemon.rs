@@ -211,9 +211,6 @@ struct Destination {
     ack_poll: AckPoll,
     /// The next look [`AckPoll`] asked for when the destination was last pumped.
     ack_deadline: Option<Instant>,
-    /// The engine's failure count when the daemon began to stop: a destination that
-    /// fails after that is not waited for.
-    failures_at_stop: Option<u64>,
 }
 
 fn leak(s: &str) -> &'static str {
@@ -389,7 +386,6 @@ impl Daemon {
                 request_sent: 0,
                 ack_poll: AckPoll::new(),
                 ack_deadline: None,
-                failures_at_stop: None,
             });
         }
         Ok(daemon)
@@ -436,7 +432,6 @@ impl Daemon {
             request_sent: 0,
             ack_poll: AckPoll::new(),
             ack_deadline: None,
-            failures_at_stop: None,
             filter: SendFilter::new(&spec.charts),
             responses: ResponseReader::new(),
             headers: None,
@@ -513,7 +508,10 @@ impl Daemon {
                 return Ok(true);
             }
             if let Some(deadline) = self.stopping {
-                let drained = self.destinations.iter().all(|d| !d.can_still_deliver(now));
+                let drained = self
+                    .destinations
+                    .iter()
+                    .all(|d| !d.engine.can_still_deliver(now));
                 if drained || now >= deadline {
                     self.report_shutdown();
                     return Ok(false);
@@ -701,22 +699,20 @@ impl Daemon {
                 log(format!("{}: {e}; closing the connection", d.spec.name));
                 close = true;
             }
-            // A codec request partly written when the connection goes is a torn one.
-            let request_cut = d.request_sent > 0;
-            if matches!(event, LinkEvent::Disconnected { .. }) {
+            let disconnected = matches!(event, LinkEvent::Disconnected { .. });
+            if disconnected {
                 d.responses
                     .closed(|r| d.engine.handle_http_status(now, r.status));
-                if request_cut {
-                    d.engine.handle_request_cut(now);
-                }
+            }
+            let closing = close && link.is_up();
+            if (disconnected || closing) && d.request_sent > 0 {
+                // A codec request partly written when the connection goes is a torn one.
+                d.engine.handle_request_cut(now);
             }
             apply(&d.spec.name, link, &mut d.engine, event, now);
-            if close && link.is_up() {
+            if closing {
                 let _ = link.close(registry);
                 d.responses.reset();
-                if request_cut {
-                    d.engine.handle_request_cut(now);
-                }
                 d.engine.handle_disconnected(now, None);
             }
         }
@@ -761,7 +757,6 @@ impl Daemon {
                         // outage) counts the records due and never formatted as lost
                         // here; the shutdown report logs them.
                         stop_producing(d, &self.charts);
-                        d.failures_at_stop = Some(d.engine.counters().failures);
                     }
                 }
                 _ => {}
@@ -851,25 +846,6 @@ impl Daemon {
 
 /// Stops `d`'s engine formatting, with the charts it exports (the engine counts the
 /// records it was due to format and never will as lost).
-impl Destination {
-    /// Whether a stopping daemon should wait for this destination: it has bytes buffered
-    /// and is connected, or is reconnecting without having failed since the stop began
-    /// (a server that closes the connection after each reply is not a failed one). A
-    /// destination down and waiting out a back-off, or failing again, is not waited for.
-    fn can_still_deliver(&self, now: Instant) -> bool {
-        if self.engine.buffered_bytes() == 0 {
-            return false;
-        }
-        if self.engine.is_connected() {
-            return true;
-        }
-        let failed = self
-            .failures_at_stop
-            .is_some_and(|at_stop| self.engine.counters().failures > at_stop);
-        !failed && self.engine.is_reconnecting(now)
-    }
-}
-
 fn stop_producing(d: &mut Destination, charts: &ChartSet) {
     let charts = d.filter.current_view(charts);
     d.engine.stop_producing(&charts);

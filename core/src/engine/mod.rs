@@ -331,6 +331,8 @@ pub struct Engine<'a, F, B> {
     batch_count: usize,
     header_reserve: usize,
     producing: bool,
+    /// The failure count when [`stop_producing`](Self::stop_producing) was called.
+    failures_at_stop: u64,
     /// Where each span still (partly) in the buffer begins: (bytes formatted before its
     /// first record, its `after`), oldest first.
     marks: [(u64, i64); MAX_MARKS],
@@ -383,6 +385,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             batch_count: 0,
             header_reserve,
             producing: true,
+            failures_at_stop: 0,
             marks: [(0, 0); MAX_MARKS],
             mark_count: 0,
             bytes_gone: 0,
@@ -491,6 +494,7 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
             return;
         }
         self.producing = false;
+        self.failures_at_stop = self.counters.failures;
         self.work_pending = false;
         self.close_open_batch();
         self.count_unformatted(source);
@@ -583,13 +587,24 @@ impl<'a, F: RecordFormat, B: AsRef<[u8]> + AsMut<[u8]>> Engine<'a, F, B> {
         matches!(self.link, Link::Up)
     }
 
-    /// Whether a connection is being made, or is to be made now (the engine has
-    /// something to send, and is not waiting out a back-off): with
-    /// [`is_connected`](Self::is_connected), whether a shell that is stopping can still
-    /// expect this engine to deliver. A server that closes the connection after each
-    /// reply leaves the engine reconnecting, not failed.
+    /// After [`stop_producing`](Self::stop_producing): whether waiting can still see
+    /// the buffer delivered. It is, while bytes are buffered and a connection is up, or
+    /// is being made now without a failure since the stop (a server that closes the
+    /// connection after each reply, as many HTTP servers do, leaves the engine
+    /// reconnecting, not failed). It is not for an engine down and waiting out a
+    /// back-off, or failing again: a shell that is stopping need not wait for it.
     #[must_use]
-    pub fn is_reconnecting(&self, now: Instant) -> bool {
+    pub fn can_still_deliver(&self, now: Instant) -> bool {
+        if self.buf.len() == 0 {
+            return false;
+        }
+        self.is_connected()
+            || (self.counters.failures == self.failures_at_stop && self.is_reconnecting(now))
+    }
+
+    /// Whether a connection is being made, or is to be made now (the engine has
+    /// something to send, and is not waiting out a back-off).
+    fn is_reconnecting(&self, now: Instant) -> bool {
         match self.link {
             Link::Connecting { .. } => true,
             Link::Down { retry_at } => retry_at <= now && self.has_sendable(),

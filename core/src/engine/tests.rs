@@ -552,6 +552,33 @@ fn reconnecting_means_a_connection_on_its_way_not_a_back_off() {
     assert!(e.is_reconnecting(at(1062)), "the back-off (1 s) is over");
 }
 
+#[test]
+fn a_stopped_engine_is_waited_for_while_it_can_still_deliver() {
+    let src = Rings::filled(200, 1100);
+    let mut e = stream_ready(&src);
+    e.stop_producing(&src);
+    assert!(e.can_still_deliver(at(1060)), "connected, bytes buffered");
+    // The server closes the connection after a reply: reconnecting is still delivering.
+    e.handle_disconnected(at(1061), None);
+    assert!(e.can_still_deliver(at(1061)));
+    assert_eq!(
+        e.poll_action(at(1061)),
+        Some(Action::Connect { destination: 0 })
+    );
+    assert!(e.can_still_deliver(at(1061)), "connecting");
+    // A refused attempt after the stop: not worth waiting for, even once the back-off
+    // is over.
+    e.handle_connect_failed(at(1061));
+    assert!(!e.can_still_deliver(at(1061)));
+    assert!(!e.can_still_deliver(at(1070)));
+    // Delivered: nothing to wait for.
+    let mut e = stream_ready(&src);
+    e.stop_producing(&src);
+    e.handle_written(at(1060), 30 * LINE);
+    e.handle_unacknowledged(at(1060), 0);
+    assert!(!e.can_still_deliver(at(1060)));
+}
+
 /// A stream engine with 30 records (180 bytes) buffered on an open connection.
 fn stream_ready(src: &Rings) -> TestEngine {
     let mut e = engine(Framing::Stream, DataSource::Average, 1024);
