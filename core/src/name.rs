@@ -532,14 +532,8 @@ mod tests {
             b"",
             b"milliseconds/operation",
         ];
-        // splitmix64
-        let mut state = 7u64;
-        let mut next = || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let z = (state ^ (state >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
+        let mut rng = crate::format::testkit::Rng(7);
+        let mut next = || rng.next();
         for _ in 0..20_000 {
             let mut units = [0u8; 96];
             let mut len = 0;

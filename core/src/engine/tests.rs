@@ -10,6 +10,7 @@ use std::format;
 use std::vec::Vec;
 
 use super::*;
+use crate::format::testkit::Rng;
 use crate::format::{ChartMeta, DimensionMeta};
 use crate::storage_number::{StorageNumber, SN_EXISTS};
 
@@ -62,6 +63,30 @@ impl Rings {
 
 const DIMS: [&str; 3] = ["a", "b", "c"];
 
+/// Dimension `index` (named `a`, `b`, `c`, `a`, …) of the test chart, over `values`.
+fn test_metric(
+    index: usize,
+    ring: RingState,
+    values: &[StorageNumber],
+    collected: Option<Collected>,
+) -> Metric<'_> {
+    let id = DIMS[index % DIMS.len()];
+    Metric {
+        chart: ChartMeta {
+            id: "t.chart",
+            name: "t.chart",
+            family: "t",
+            context: "t.context",
+            chart_type: "t",
+            units: "things",
+        },
+        dimension: DimensionMeta { id, name: id },
+        ring,
+        values,
+        collected,
+    }
+}
+
 impl Source for Rings {
     fn metric_count(&self) -> usize {
         self.dimensions
@@ -71,21 +96,7 @@ impl Source for Rings {
         if index >= self.dimensions {
             return None;
         }
-        let id = DIMS[index % DIMS.len()];
-        Some(Metric {
-            chart: ChartMeta {
-                id: "t.chart",
-                name: "t.chart",
-                family: "t",
-                context: "t.context",
-                chart_type: "t",
-                units: "things",
-            },
-            dimension: DimensionMeta { id, name: id },
-            ring: self.ring,
-            values: &self.values,
-            collected: self.collected,
-        })
+        Some(test_metric(index, self.ring, &self.values, self.collected))
     }
 }
 
@@ -235,18 +246,6 @@ fn a_stop_in_step_loses_nothing() {
     assert_eq!(e.cursor(), 1060);
 }
 
-/// splitmix64, for reproducible random cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// Charts of their own rings (interval, length, newest point and gaps vary), two or
 /// three dimensions each, listed chart after chart as the daemon lists them.
 struct Charts {
@@ -300,21 +299,7 @@ impl Source for Charts {
     fn metric(&self, mut index: usize) -> Option<Metric<'_>> {
         for (ring, dims) in &self.charts {
             if let Some(values) = dims.get(index) {
-                let id = DIMS[index % DIMS.len()];
-                return Some(Metric {
-                    chart: ChartMeta {
-                        id: "t.chart",
-                        name: "t.chart",
-                        family: "t",
-                        context: "t.context",
-                        chart_type: "t",
-                        units: "things",
-                    },
-                    dimension: DimensionMeta { id, name: id },
-                    ring: *ring,
-                    values,
-                    collected: self.collected,
-                });
+                return Some(test_metric(index, *ring, values, self.collected));
             }
             index -= dims.len();
         }

@@ -26,6 +26,8 @@ pub mod json;
 pub mod opentsdb;
 pub mod prometheus;
 mod text;
+#[cfg(test)]
+pub(crate) use text::testkit;
 
 pub mod bson;
 pub mod kinesis;

@@ -756,7 +756,7 @@ mod tests {
 
 /// Records, hostile inputs and checks the format tests share.
 #[cfg(test)]
-pub(super) mod testkit {
+pub(crate) mod testkit {
     extern crate std;
     use super::super::{BufferFull, ChartMeta, DimensionMeta, HostMeta, Record, Value};
     use crate::decimal::Decimal;
