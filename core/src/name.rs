@@ -212,50 +212,9 @@ pub const fn max_label_len(usable: usize) -> usize {
 /// assert_eq!(&out[..n], b"_percent");
 /// ```
 pub fn units_suffix(units: &[u8], usable: usize, names: UnitNames, out: &mut [u8]) -> usize {
-    if let Some(n) = units_suffix_whole(units, usable, names, out) {
-        return n;
-    }
     let mut cut = Cut::new(out);
     write_units(units, usable, names, &mut cut);
     cut.written
-}
-
-/// [`units_suffix`] when the whole suffix fits `out`, the usual case: the same bytes,
-/// written piece by piece instead of byte by byte through a [`Cut`]. `None` (nothing
-/// written) when it does not fit.
-fn units_suffix_whole(
-    units: &[u8],
-    usable: usize,
-    names: UnitNames,
-    out: &mut [u8],
-) -> Option<usize> {
-    let units = match names {
-        UnitNames::Current => units,
-        UnitNames::Old => old_units(units),
-    };
-    // As `write_units`: the bytes copied, then one of its three cases.
-    let copied = units.get(..usable.saturating_sub(1)).unwrap_or(units);
-    let (body, after): (&[u8], &[u8]) = if copied == b"%" {
-        let percent = b"_percent";
-        let dst = out.get_mut(..usable.min(percent.len()))?;
-        dst.copy_from_slice(percent.get(..dst.len())?);
-        return Some(dst.len());
-    } else if let Some(head) = copied.strip_suffix(b"/s").filter(|h| !h.is_empty()) {
-        // `_persec` is cut where the whole suffix reaches `usable`.
-        let room = usable.saturating_sub(1 + head.len());
-        (head, b"_persec".get(..room.min(7))?)
-    } else {
-        (copied, b"")
-    };
-    let dst = out.get_mut(..1 + body.len() + after.len())?;
-    let (underscore, rest) = dst.split_first_mut()?;
-    *underscore = b'_';
-    let (mapped, tail) = rest.split_at_mut(body.len());
-    for (d, &b) in mapped.iter_mut().zip(body) {
-        *d = PROMETHEUS_TABLE[usize::from(b)];
-    }
-    tail.copy_from_slice(after);
-    Some(dst.len())
 }
 
 /// The exact length [`units_suffix`] produces given a large enough `out`.
@@ -339,7 +298,8 @@ fn write_label(src: &[u8], usable: usize, cut: &mut Cut<'_>) {
     }
 }
 
-/// The units suffix builder, written through `cut` (see [`write_label`]).
+/// The units suffix builder, written through `cut` (see [`write_label`]) in pieces: a
+/// table-mapped copy and literals, not byte by byte.
 fn write_units(units: &[u8], usable: usize, names: UnitNames, cut: &mut Cut<'_>) {
     let units = match names {
         UnitNames::Current => units,
@@ -347,27 +307,19 @@ fn write_units(units: &[u8], usable: usize, names: UnitNames, cut: &mut Cut<'_>)
     };
     // netdata copies units bytes while the output, `_` included, is shorter than usable.
     let copied = units.get(..usable.saturating_sub(1)).unwrap_or(units);
-    let sanitized = |b: u8| if b.is_ascii_alphanumeric() { b } else { b'_' };
     if copied == b"%" {
-        for &b in b"_percent".iter().take(usable) {
-            cut.push(b);
-        }
+        let percent = b"_percent";
+        cut.push_bytes(percent.get(..usable).unwrap_or(percent));
     } else if let Some(head) = copied.strip_suffix(b"/s").filter(|h| !h.is_empty()) {
-        cut.push(b'_');
-        for &b in head {
-            cut.push(sanitized(b));
-        }
-        for &b in b"_persec" {
-            if cut.len >= usable {
-                break;
-            }
-            cut.push(b);
-        }
+        cut.push_bytes(b"_");
+        cut.push_mapped(head, &PROMETHEUS_TABLE);
+        // `_persec` is cut where the whole suffix reaches `usable`.
+        let persec = b"_persec";
+        let room = usable.saturating_sub(cut.len);
+        cut.push_bytes(persec.get(..room).unwrap_or(persec));
     } else {
-        cut.push(b'_');
-        for &b in copied {
-            cut.push(sanitized(b));
-        }
+        cut.push_bytes(b"_");
+        cut.push_mapped(copied, &PROMETHEUS_TABLE);
     }
 }
 
@@ -405,6 +357,32 @@ impl<'o> Cut<'o> {
             }
             None => self.full = true,
         }
+    }
+
+    /// [`push`](Self::push) of every byte of `src`, in one copy.
+    fn push_bytes(&mut self, src: &[u8]) {
+        self.push_with(src, |b| b);
+    }
+
+    /// [`push`](Self::push) of every byte of `src` through the byte map `table`.
+    fn push_mapped(&mut self, src: &[u8], table: &[u8; 256]) {
+        self.push_with(src, |b| table[usize::from(b)]);
+    }
+
+    /// What fits of `src` through `map`; once a byte does not fit, the writer is full.
+    #[inline]
+    fn push_with(&mut self, src: &[u8], map: impl Fn(u8) -> u8) {
+        self.len = self.len.saturating_add(src.len());
+        if self.full {
+            return;
+        }
+        let rest = self.out.get_mut(self.written..).unwrap_or(&mut []);
+        let n = src.len().min(rest.len());
+        for (d, &b) in rest.iter_mut().zip(src) {
+            *d = map(b);
+        }
+        self.written += n;
+        self.full = n < src.len();
     }
 
     /// Writes both bytes or, if they do not both fit, neither.
@@ -512,8 +490,42 @@ mod tests {
         units_old_unknown: units_suffix(b"KiB/sec", 256, Old) => b"_KiB_sec";
     }
 
-    /// The whole-suffix path of `units_suffix` writes what the byte-by-byte builder
-    /// writes, for any units, limit and room (units from the rewrite table's words, `/s`,
+    /// The first units suffix builder, byte by byte through the cutting writer: the
+    /// oracle of the one written in pieces.
+    fn units_by_bytes(units: &[u8], usable: usize, names: UnitNames, out: &mut [u8]) -> usize {
+        let mut cut = super::Cut::new(out);
+        let units = match names {
+            UnitNames::Current => units,
+            UnitNames::Old => old_units(units),
+        };
+        let copied = units.get(..usable.saturating_sub(1)).unwrap_or(units);
+        let sanitized = |b: u8| if b.is_ascii_alphanumeric() { b } else { b'_' };
+        if copied == b"%" {
+            for &b in b"_percent".iter().take(usable) {
+                cut.push(b);
+            }
+        } else if let Some(head) = copied.strip_suffix(b"/s").filter(|h| !h.is_empty()) {
+            cut.push(b'_');
+            for &b in head {
+                cut.push(sanitized(b));
+            }
+            for &b in b"_persec" {
+                if cut.len >= usable {
+                    break;
+                }
+                cut.push(b);
+            }
+        } else {
+            cut.push(b'_');
+            for &b in copied {
+                cut.push(sanitized(b));
+            }
+        }
+        cut.written
+    }
+
+    /// `units_suffix` writes what the byte-by-byte builder writes, for any units, limit
+    /// and room (units from the rewrite table's words, `/s`,
     /// `%` and odd bytes, so that all three cases and every cut are reached).
     #[test]
     fn units_suffix_pieces_match_the_byte_builder() {
@@ -548,9 +560,7 @@ mod tests {
             for names in [UnitNames::Current, UnitNames::Old] {
                 let (mut fast, mut slow) = ([0xa5u8; 64], [0xa5u8; 64]);
                 let n = units_suffix(units, usable, names, &mut fast[..room]);
-                let mut cut = super::Cut::new(&mut slow[..room]);
-                super::write_units(units, usable, names, &mut cut);
-                let m = cut.written;
+                let m = units_by_bytes(units, usable, names, &mut slow[..room]);
                 assert_eq!((n, &fast[..]), (m, &slow[..]), "{units:?} {usable} {room}");
             }
         }
