@@ -182,27 +182,17 @@ impl fmt::Display for DataSource {
     }
 }
 
-/// How each of [`BackendConfig::OPTIONS`] is read: `None` for `type`, which only
+/// How an option of [`BackendConfig::OPTIONS`] is read: `None` for `type`, which only
 /// `[backend]` has; every other option as the instance option of the same name (the old
 /// name `opentsdb host tags` as `host tags`), so that its value is parsed, checked and
 /// reported once, in `options.rs`, for every section.
-const READ_AS: [Option<Opt>; BackendConfig::OPTIONS.len()] = [
-    Some(Opt::Enabled),
-    None,
-    Some(Opt::Destination),
-    Some(Opt::DataSource),
-    Some(Opt::Prefix),
-    Some(Opt::Hostname),
-    Some(Opt::UpdateEvery),
-    Some(Opt::BufferOnFailures),
-    Some(Opt::TimeoutMs),
-    Some(Opt::SendHostsMatching),
-    Some(Opt::SendChartsMatching),
-    Some(Opt::SendNamesInsteadOfIds),
-    Some(Opt::HostTags),
-    Some(Opt::HostTags),
-    Some(Opt::RemoteWriteUrlPath),
-];
+fn read_as(name: &str) -> Option<Opt> {
+    match name {
+        "type" => None,
+        "opentsdb host tags" => Some(Opt::HostTags),
+        _ => Opt::from_name(name),
+    }
+}
 
 /// netdata's `[backend]` section, borrowing its strings from the configuration text.
 ///
@@ -394,11 +384,10 @@ impl<'a> BackendConfig<'a> {
         for entry in Lexer::new(text).entries() {
             let entry = entry?;
             if entry.section == Self::SECTION {
-                let mut read_as = Self::OPTIONS.iter().zip(READ_AS);
-                let Some((_, opt)) = read_as.find(|(name, _)| **name == entry.name) else {
+                if !Self::OPTIONS.contains(&entry.name) {
                     return Err(unknown_option(entry, &Self::OPTIONS));
-                };
-                if let Some(opt) = opt {
+                }
+                if let Some(opt) = read_as(entry.name) {
                     layer.read(opt, entry)?;
                     continue;
                 }
@@ -465,6 +454,15 @@ mod tests {
 
     fn backend(options: &str) -> Result<'_, BackendConfig<'_>> {
         BackendConfig::parse(options)
+    }
+
+    #[test]
+    fn every_backend_option_but_type_is_read_as_an_instance_option() {
+        for name in BackendConfig::OPTIONS {
+            // `None` would send the option down the `type` path.
+            assert_eq!(read_as(name).is_none(), name == "type", "{name}");
+        }
+        assert_eq!(read_as("opentsdb host tags"), Some(Opt::HostTags));
     }
 
     fn with(body: &str) -> &'static str {

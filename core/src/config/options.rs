@@ -134,7 +134,7 @@ const OPT_TABLE: [Opt; OPT_COUNT] = [
 ];
 
 impl Opt {
-    fn from_name(name: &str) -> Option<Self> {
+    pub(super) fn from_name(name: &str) -> Option<Self> {
         let index = InstanceConfig::OPTIONS.iter().position(|n| *n == name)?;
         OPT_TABLE.get(index).copied()
     }
